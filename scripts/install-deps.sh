@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package coroner needs to build, test and benchmark.
+# Idempotent: installs only what is missing. Run as root (or with sudo available).
+set -euo pipefail
+
+BUILD_PKGS=(
+  build-essential cmake ninja-build pkg-config
+  zlib1g-dev liblzo2-dev libsnappy-dev libzstd-dev   # kdump page compression
+  libfmt-dev libcli11-dev nlohmann-json3-dev          # formatting, CLI, JSON output
+  libelf-dev libdw-dev libbpf-dev libcapstone-dev      # ELF/DWARF, BTF, disassembly (later layers)
+)
+TEST_PKGS=(
+  libgtest-dev libgmock-dev libbenchmark-dev libkdumpfile-dev  # tests, benchmarks, differential reference
+  clang libclang-rt-14-dev                                     # libFuzzer builds
+  qemu-system-x86 qemu-utils makedumpfile kexec-tools busybox-static e2fsprogs cpio xz-utils zstd
+  crash python3-drgn file                                      # reference tools for comparisons
+)
+
+want=("${BUILD_PKGS[@]}")
+if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PKGS[@]}"); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "install-deps: all ${#want[@]} packages present"
+fi
