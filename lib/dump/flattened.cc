@@ -123,8 +123,14 @@ Result<void> FlattenedSource::ReadExact(uint64_t offset, std::span<std::byte> ou
     uint64_t at = offset + done;
     while (it != extents_.end() && it->offset + it->length <= at) ++it;
     if (it == extents_.end() || it->offset > at) {
-      return Error(ErrorCode::kNotPresent,
-                   fmt::format("{}: no flattened record covers offset {:#x}", name(), at), AtOffset(at));
+      // A gap inside the file: makedumpfile seeks over bytes it never writes (padding after
+      // headers), so the file the stream stands for has zeros there, as `makedumpfile -R`
+      // would leave them.
+      uint64_t gap_end = it == extents_.end() ? size_ : it->offset;
+      uint64_t n = std::min<uint64_t>(gap_end - at, out.size() - done);
+      std::fill_n(out.begin() + static_cast<ptrdiff_t>(done), n, std::byte{0});
+      done += n;
+      continue;
     }
     uint64_t n = std::min<uint64_t>(it->offset + it->length - at, out.size() - done);
     CORONER_TRY_VOID(stream_->ReadExact(it->stream_offset + (at - it->offset), out.subspan(done, n)));
