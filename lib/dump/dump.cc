@@ -81,7 +81,11 @@ Result<std::unique_ptr<Dump>> OpenDumpSources(std::vector<std::unique_ptr<ByteSo
                    fmt::format("{}: an ELF vmcore is one file; several files form a split set only "
                                "for kdump-compressed dumps", sources[1]->name()));
     }
-    CORONER_TRY_VOID(OpenElfVmcore(*sources[0], *dump));
+    auto r = OpenElfVmcore(*sources[0], *dump);
+    if (!r) {
+      if (flattened) return std::move(r).error().WithContext("in the dump the flattened stream holds");
+      return std::move(r).error();
+    }
     if (flattened) dump->info.format = "flattened ELF vmcore";
   } else {
     std::vector<const ByteSource*> raw;
@@ -93,7 +97,14 @@ Result<std::unique_ptr<Dump>> OpenDumpSources(std::vector<std::unique_ptr<ByteSo
       }
       raw.push_back(sources[i].get());
     }
-    CORONER_TRY_VOID(OpenKdumpSet(raw, *dump, flattened ? "flattened kdump-compressed" : "kdump-compressed"));
+    auto r = OpenKdumpSet(raw, *dump, flattened ? "flattened kdump-compressed" : "kdump-compressed");
+    if (!r) {
+      if (flattened) {
+        // Offsets in the message are in the file the stream stands for, not in the stream.
+        return std::move(r).error().WithContext("in the dump the flattened stream holds");
+      }
+      return std::move(r).error();
+    }
   }
   dump->sources = std::move(sources);
   return dump;

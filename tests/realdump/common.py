@@ -1,0 +1,58 @@
+"""Shared helpers for the tests that run coroner on the real test dumps.
+
+The dumps come from tests/dumps/make-test-dumps.sh (real Debian kernels crashed under QEMU and
+captured by real kdump); they live in $CORONER_TEST_DUMPS (default ~/.cache/coroner/test-dumps),
+one directory per kernel. A kernel that could not be made has a FAILED file saying why.
+"""
+import json
+import os
+import subprocess
+import unittest
+from pathlib import Path
+
+CORONER = os.environ.get("CORONER_BIN", "coroner")
+CACHE = Path(os.environ.get("CORONER_TEST_DUMPS", Path.home() / ".cache/coroner/test-dumps"))
+
+# Every form the dump script saves; a kernel dir must have all of them unless noted.
+FORMS = {
+    "vmcore.elf": ["vmcore.elf"],
+    "vmcore.elf-d31": ["vmcore.elf-d31"],
+    "vmcore.kdump-zlib": ["vmcore.kdump-zlib"],
+    "vmcore.kdump-lzo": ["vmcore.kdump-lzo"],
+    "vmcore.kdump-raw": ["vmcore.kdump-raw"],
+    "vmcore.flat-zlib": ["vmcore.flat-zlib"],
+    "split-zlib": ["vmcore.split-zlib.1", "vmcore.split-zlib.2"],
+}
+OPTIONAL_FORMS = {
+    "vmcore.kdump-zlib-d23": ["vmcore.kdump-zlib-d23"],
+    "qemu.elf": ["qemu.elf"],
+    "qemu.kdump-zlib": ["qemu.kdump-zlib"],
+}
+
+
+def kernel_dirs():
+    """The kernel directories that were made successfully; fails if there are none."""
+    if not CACHE.is_dir():
+        raise unittest.SkipTest  # never reached in CI: the test script makes the dumps first
+    dirs = sorted(d for d in CACHE.iterdir()
+                  if d.is_dir() and not d.name.startswith("_") and (d / "vmcore.elf").exists()
+                  and not (d / "FAILED").exists())
+    return dirs
+
+
+def require_dumps(testcase):
+    dirs = kernel_dirs() if CACHE.is_dir() else []
+    if not dirs:
+        testcase.fail(f"no real test dumps in {CACHE}: run tests/dumps/make-test-dumps.sh first")
+    return dirs
+
+
+def run(args, check=True):
+    p = subprocess.run([CORONER, *map(str, args)], capture_output=True, text=True, timeout=600)
+    if check and p.returncode != 0:
+        raise AssertionError(f"coroner {' '.join(map(str, args))} failed ({p.returncode}): {p.stderr}")
+    return p
+
+
+def info_json(paths):
+    return json.loads(run(["info", "--json", *paths]).stdout)
