@@ -7,6 +7,7 @@ BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config
   zlib1g-dev liblzo2-dev libsnappy-dev libzstd-dev   # kdump page compression
   libfmt-dev libcli11-dev nlohmann-json3-dev          # formatting, CLI, JSON output
+  libedit-dev                                          # line editing, history, completion at the prompt
   libelf-dev libdw-dev libbpf-dev libcapstone-dev      # ELF/DWARF, BTF, disassembly (later layers)
 )
 TEST_PKGS=(

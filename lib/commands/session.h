@@ -1,0 +1,44 @@
+// A Session owns one opened dump and everything derived from it (kernel address space, later
+// symbols and types). No globals: one process can hold several sessions.
+//
+//   CORONER_TRY(auto session, Session::Open({"vmcore"}));
+//   if (const KernelMemory* km = session->kernel_memory()) km->ReadU64(addr);
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/base/error.h"
+#include "lib/dump/dump.h"
+#include "lib/memory/kernel_memory.h"
+
+namespace coroner {
+
+class Session {
+ public:
+  static Result<std::unique_ptr<Session>> Open(const std::vector<std::string>& dump_files);
+
+  const Dump& dump() const { return *dump_; }
+  const PhysicalMemory& physical() const { return *dump_->memory; }
+  // The kernel's virtual address space, or nullptr with the reason in kernel_memory_error().
+  const KernelMemory* kernel_memory() const { return kmem_.get(); }
+  const std::string& kernel_memory_error() const { return kmem_error_; }
+  // Kernel memory or an error saying why there is none.
+  Result<const KernelMemory*> RequireKernelMemory() const;
+
+  // The direct map's base (page_offset_base), found once.
+  Result<uint64_t> PageOffsetBase() const;
+  // Where PageOffsetBase came from, for messages ("mem_section in VMCOREINFO", ...).
+  const std::string& page_offset_source() const { return page_offset_source_; }
+
+ private:
+  std::unique_ptr<Dump> dump_;
+  std::unique_ptr<KernelMemory> kmem_;
+  std::string kmem_error_;
+  mutable std::optional<uint64_t> page_offset_base_;
+  mutable std::string page_offset_source_;
+};
+
+}  // namespace coroner

@@ -1,0 +1,23 @@
+// Text (crash's layout) and JSON for vtop, ptov, ptob, btop and rd.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/commands/memory_commands.h"
+
+namespace coroner {
+
+std::string RenderVtopText(const std::vector<VtopResult>& r);
+nlohmann::ordered_json RenderVtopJson(const std::vector<VtopResult>& r);
+std::string RenderPtovText(const std::vector<PtovResult>& r);
+nlohmann::ordered_json RenderPtovJson(const std::vector<PtovResult>& r);
+std::string RenderPageConvText(const std::vector<PageConvResult>& r);
+nlohmann::ordered_json RenderPageConvJson(const std::vector<PageConvResult>& r, const char* in_name,
+                                          const char* out_name);
+std::string RenderRdText(const RdResult& r);
+nlohmann::ordered_json RenderRdJson(const RdResult& r);
+
+}  // namespace coroner
