@@ -1,0 +1,204 @@
+// Writes kdump-compressed files (makedumpfile's format, header_version 6, x86_64 native layout)
+// from any PhysicalMemory, as makedumpfile 1.7.2 writes them and crash 8.0.2 / libkdumpfile
+// read them: block 0 disk_dump_header; block 1.. kdump_sub_header followed by the ELF notes
+// (VMCOREINFO among them); bitmap 1 (RAM) and bitmap 2 (dumped), each
+// ceil(ceil(max_mapnr / 8) / block_size) blocks; one 24-byte page_desc per dumped page in pfn
+// order; then the page data, each page compressed on its own or stored raw when compression
+// does not shrink it. Output goes to ByteSinks, so it can be a file, memory, or a flattened
+// stream (wrap the sink in a FlattenedSink); several sinks make a --split set.
+//
+// The one-call form:
+//
+//   std::vector<std::unique_ptr<ByteSink>> out;
+//   out.push_back(std::make_unique<FlattenedSink>(std::move(file_sink)));  // or plain
+//   KdumpWriterOptions opts;
+//   opts.compression = Compression::kZstd;
+//   CORONER_TRY(KdumpWriteStats st,
+//               WriteKdump(*dump->memory, DescribeDump(*dump), opts, std::move(out)));
+//
+// The parts, for a multi-threaded collector: KdumpPageMap (which pfns are RAM / dumped: the
+// bitmaps) -> PageEncoder (one per thread; compresses a page, no shared state) ->
+// KdumpFileWriter::AddPage (in pfn order, single thread; buffers descriptors and data).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "lib/base/error.h"
+#include "lib/base/types.h"
+#include "lib/dump/byte_sink.h"
+#include "lib/dump/compression.h"
+#include "lib/dump/dump_description.h"
+#include "lib/dump/physical_memory.h"
+
+namespace coroner {
+
+// Which pages a kdump file marks as RAM (bitmap 1) and as dumped (bitmap 2).
+class KdumpPageMap {
+ public:
+  KdumpPageMap() = default;
+  KdumpPageMap(uint64_t max_mapnr, uint64_t page_size);
+
+  // From a dump's page states: kDumped pages that `select` accepts (all when it is empty) and
+  // kTruncated pages are dumped (the latter are written as missing, and counted in
+  // *truncated); other kDumped pages and kExcluded pages are RAM only; kNotPresent pages are
+  // neither.
+  static KdumpPageMap FromMemory(const PhysicalMemory& mem,
+                                 const std::function<bool(Pfn)>& select = {},
+                                 uint64_t* truncated = nullptr);
+
+  uint64_t max_mapnr() const { return max_mapnr_; }
+  uint64_t page_size() const { return page_size_; }
+  void SetRam(uint64_t pfn) { Set(ram_, pfn); }
+  void SetDumped(uint64_t pfn) { Set(dumped_, pfn); }  // also call SetRam
+  bool IsRam(uint64_t pfn) const { return Test(ram_, pfn); }
+  bool IsDumped(uint64_t pfn) const { return Test(dumped_, pfn); }
+  // Next dumped pfn at or after `pfn`, or `limit` if none below it.
+  uint64_t NextDumped(uint64_t pfn, uint64_t limit) const;
+  uint64_t CountDumped(uint64_t start, uint64_t end) const { return Count(dumped_, start, end); }
+  uint64_t CountRam(uint64_t start, uint64_t end) const { return Count(ram_, start, end); }
+  // Splits [0, max_mapnr) into n consecutive ranges holding about as many dumped pages each
+  // (makedumpfile --split balances the same way).
+  std::vector<PfnRange> SplitRanges(size_t n) const;
+  // The bitmap as stored: bit (pfn % 8) of byte (pfn / 8), `bytes` long.
+  std::vector<std::byte> RamBitmap(size_t bytes) const { return Bytes(ram_, bytes); }
+  std::vector<std::byte> DumpedBitmap(size_t bytes) const { return Bytes(dumped_, bytes); }
+
+ private:
+  void Set(std::vector<uint64_t>& bits, uint64_t pfn) {
+    if (pfn < max_mapnr_) bits[pfn / 64] |= uint64_t{1} << (pfn % 64);
+  }
+  bool Test(const std::vector<uint64_t>& bits, uint64_t pfn) const {
+    return pfn < max_mapnr_ && ((bits[pfn / 64] >> (pfn % 64)) & 1);
+  }
+  std::vector<std::byte> Bytes(const std::vector<uint64_t>& bits, size_t bytes) const;
+  uint64_t Count(const std::vector<uint64_t>& bits, uint64_t start, uint64_t end) const;
+
+  uint64_t max_mapnr_ = 0;
+  uint64_t page_size_ = 0;
+  std::vector<uint64_t> ram_, dumped_;
+};
+
+// One page as it goes into a kdump file.
+struct EncodedPage {
+  enum class Kind {
+    kData,     // `bytes` hold the page, compressed with `flags` (0: raw)
+    kZero,     // all zeros: shares the one zero-page descriptor (share_zero_pages)
+    kMissing,  // could not be read: an empty descriptor (offset 0), the dump is incomplete
+  };
+  Kind kind = Kind::kData;
+  uint32_t flags = 0;            // kPageFlagZlib / Lzo / Snappy / Zstd, or 0
+  std::vector<std::byte> bytes;
+};
+
+// Compresses pages the way makedumpfile does (zlib Z_BEST_SPEED, zstd level 1, lzo1x_1, snappy;
+// raw when the result is not smaller). Keeps its compression contexts, so use one per thread.
+class PageEncoder {
+ public:
+  PageEncoder(Compression method, bool detect_zero_pages);
+  ~PageEncoder();
+  PageEncoder(const PageEncoder&) = delete;
+  PageEncoder& operator=(const PageEncoder&) = delete;
+
+  // Fills `out` (reusing its buffer) from one page of bytes.
+  Result<void> Encode(std::span<const std::byte> page, EncodedPage& out);
+
+ private:
+  struct Contexts;
+  Compression method_;
+  bool detect_zero_;
+  std::unique_ptr<Contexts> ctx_;
+};
+
+struct KdumpFileOptions {
+  Compression compression = Compression::kNone;  // recorded in the header's status
+  bool share_zero_pages = false;  // reserve the shared zero page at the start of the data
+  bool incomplete = false;        // set DUMP_DH_COMPRESSED_INCOMPLETE from the start
+  bool split = false;             // a member of a --split set covering [start_pfn, end_pfn)
+  uint64_t start_pfn = 0;
+  uint64_t end_pfn = 0;           // split only
+};
+
+struct KdumpFileStats {
+  uint64_t data_pages = 0;     // pages with their own data
+  uint64_t compressed_pages = 0;
+  uint64_t zero_pages = 0;     // pages sharing the zero-page descriptor
+  uint64_t missing_pages = 0;  // empty descriptors
+  uint64_t bytes = 0;          // size of the file (as laid out, not counting flattening)
+  bool incomplete = false;
+};
+
+// Writes one kdump file (or one member of a split set) to a sink. The header, sub-header,
+// notes and bitmaps are written on Create; pages are then added in ascending pfn order, one for
+// each pfn the map marks dumped in the file's range; Finish() writes what is buffered, marks
+// pages never added as missing, and rewrites the header if the status changed. In the output
+// every page's descriptor is written before its data, so a flattened stream cut anywhere still
+// has a descriptor for every page whose data made it. `map` must outlive the writer.
+class KdumpFileWriter {
+ public:
+  static Result<std::unique_ptr<KdumpFileWriter>> Create(const KdumpPageMap& map,
+                                                         const DumpDescription& desc,
+                                                         const KdumpFileOptions& options,
+                                                         std::unique_ptr<ByteSink> sink);
+  ~KdumpFileWriter();
+
+  // The next pfn AddPage expects (`end` of the range once all are added).
+  uint64_t next_pfn() const { return next_pfn_; }
+  Result<void> AddPage(uint64_t pfn, const EncodedPage& page);
+  // Sets DUMP_DH_COMPRESSED_INCOMPLETE (written by Finish).
+  void MarkIncomplete() { incomplete_ = true; }
+  Result<KdumpFileStats> Finish();
+
+ private:
+  KdumpFileWriter() = default;
+  Result<void> Start(const DumpDescription& desc);
+  uint32_t Status() const;
+
+  const KdumpPageMap* map_ = nullptr;
+  KdumpFileOptions opts_;
+  std::unique_ptr<ByteSink> sink_;
+  std::vector<std::byte> header_;  // block 0 as last written
+  uint64_t block_size_ = 0;
+  uint64_t range_end_ = 0;
+  uint64_t next_pfn_ = 0;
+  uint64_t zero_page_offset_ = 0;
+  std::unique_ptr<SequentialWriter> descs_, data_;
+  bool incomplete_ = false;
+  bool finished_ = false;
+  KdumpFileStats stats_;
+};
+
+struct KdumpWriterOptions {
+  Compression compression = Compression::kNone;
+  // makedumpfile -d 1 in kdump format: all-zero pages stay dumped but share one descriptor.
+  bool share_zero_pages = false;
+  bool mark_incomplete = false;
+  // Which dumped pages to write; the rest become excluded (RAM, not dumped). Empty: all.
+  std::function<bool(Pfn)> select;
+};
+
+struct KdumpWriteStats {
+  std::vector<KdumpFileStats> files;  // one per sink
+  std::vector<PfnRange> ranges;       // the pfns each file covers
+  uint64_t dumped_pages = 0;          // pages in bitmap 2
+  uint64_t excluded_pages = 0;        // RAM pages not dumped
+  uint64_t missing_pages = 0;         // dumped pages written without data
+  uint64_t read_errors = 0;           // of those, pages whose read failed
+  std::vector<std::string> errors;    // the first few read errors
+  bool incomplete = false;
+};
+
+// Writes `mem` as one kdump file per sink: one sink gives a plain file, several a split set
+// (every file with the same disk_dump_header, as crash requires). A page whose read fails (kIo,
+// a corrupt compressed page in the source, ...) is written as missing, counted, and the dump is
+// marked incomplete; so are pages the source itself lacks (kTruncated). Output is deterministic:
+// the same input gives the same bytes.
+Result<KdumpWriteStats> WriteKdump(const PhysicalMemory& mem, const DumpDescription& desc,
+                                   const KdumpWriterOptions& options,
+                                   std::vector<std::unique_ptr<ByteSink>> sinks);
+
+}  // namespace coroner
