@@ -55,7 +55,7 @@ class ElfMemory final : public PhysicalMemory {
     const Segment* s = FindFrom(start);
     if (!s || s->paddr >= start + page_size_) return PageState::kNotPresent;
     uint64_t a = std::max(start, s->paddr);
-    return StateAt(*s, a);
+    return StateAt(*s, a, start + page_size_);
   }
 
   Result<void> ReadPage(Pfn pfn, std::span<std::byte> out) const override {
@@ -123,10 +123,13 @@ class ElfMemory final : public PhysicalMemory {
     return it == segs_.end() ? nullptr : &*it;
   }
 
-  PageState StateAt(const Segment& s, uint64_t a) const {
+  // The state of the page whose bytes in `s` start at `a` and end before `page_end`: dumped
+  // only if all of those stored in the file are there (a page cut by truncation is truncated).
+  PageState StateAt(const Segment& s, uint64_t a, uint64_t page_end) const {
     uint64_t rel = a - s.paddr;
     if (rel >= s.filesz) return PageState::kExcluded;
-    if (s.file_offset + rel >= src_.size()) return PageState::kTruncated;
+    uint64_t rel_end = std::min(page_end, s.paddr + s.filesz) - s.paddr;
+    if (s.file_offset + rel_end > src_.size()) return PageState::kTruncated;
     return PageState::kDumped;
   }
 
@@ -159,6 +162,11 @@ class ElfMemory final : public PhysicalMemory {
       uint64_t in_file = s.filesz;
       uint64_t file_left = src_.size() > s.file_offset ? src_.size() - s.file_offset : 0;
       uint64_t readable = std::min(in_file, file_left);
+      if (readable < in_file) {
+        // The file ends inside this segment: the page the cut falls in is truncated too.
+        uint64_t cut = s.paddr + readable;
+        readable = cut / page_size_ * page_size_ > s.paddr ? cut / page_size_ * page_size_ - s.paddr : 0;
+      }
       struct Part { uint64_t a, b; PageState st; };
       Part parts[3] = {{s.paddr, s.paddr + readable, PageState::kDumped},
                        {s.paddr + readable, s.paddr + in_file, PageState::kTruncated},
@@ -228,7 +236,7 @@ Result<void> OpenElfVmcore(const ByteSource& src, Dump& dump) {
   (void)r.U64();  // e_entry
   uint64_t e_phoff = *r.U64();
   uint64_t e_shoff = *r.U64();
-  (void)r.U32();  // e_flags
+  uint32_t e_flags = *r.U32();
   (void)r.U16();  // e_ehsize
   uint16_t e_phentsize = *r.U16();
   uint64_t e_phnum = *r.U16();
@@ -336,6 +344,13 @@ Result<void> OpenElfVmcore(const ByteSource& src, Dump& dump) {
   }
   info.page_size = page_size;
   info.compression = {"none"};
+  if (e_flags & 0x1) {
+    // DUMP_ELF_INCOMPLETE: makedumpfile -E sets it when it could not write every page
+    // (makedumpfile.c check_and_modify_elf_headers; crash netdump.h).
+    info.incomplete = true;
+    info.incomplete_reasons.push_back(
+        fmt::format("{}: the writer marked the dump incomplete (e_flags {:#x})", path, e_flags));
+  }
 
   segs = NormalizeSegments(std::move(segs), dump.diagnostics);
   uint64_t needed = 0;

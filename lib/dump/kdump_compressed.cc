@@ -88,6 +88,7 @@ class KdumpFile {
   const KdumpHeader& header() const { return h_; }
   uint64_t start_pfn() const { return start_; }
   uint64_t end_pfn() const { return end_; }
+  uint64_t max_mapnr() const { return max_mapnr_; }  // as far as the bitmaps reach
   const Bitmap& ram() const { return ram_; }
   const Bitmap& dumped() const { return dumped_; }
   const ByteSource& src() const { return src_; }
@@ -124,6 +125,7 @@ class KdumpFile {
   KdumpHeader h_;
   uint64_t block_size_ = 0;
   uint64_t start_ = 0, end_ = 0;
+  uint64_t max_mapnr_ = 0;
   uint64_t first_rank_ = 0;
   uint64_t desc_offset_ = 0;
   Bitmap ram_, dumped_;
@@ -188,6 +190,7 @@ Result<std::unique_ptr<KdumpFile>> KdumpFile::Open(const ByteSource& src, Diagno
                           path, max_mapnr, half * 8));
     max_mapnr = half * 8;
   }
+  f->max_mapnr_ = max_mapnr;
   f->start_ = 0;
   f->end_ = max_mapnr;
   if (h.header_version >= 2 && h.split) {
@@ -303,22 +306,32 @@ Result<void> KdumpFile::ReadPage(uint64_t pfn, std::span<std::byte> out) const {
 
 class KdumpMemory final : public PhysicalMemory {
  public:
+  // `files` are sorted by start_pfn and do not overlap.
   explicit KdumpMemory(std::vector<std::unique_ptr<KdumpFile>> files) : files_(std::move(files)) {
     page_size_ = static_cast<uint64_t>(files_[0]->header().block_size);
     for (auto& f : files_) pfn_limit_ = std::max(pfn_limit_, f->end_pfn());
+    // Every member of a split set has both bitmaps whole (makedumpfile writes them for all
+    // pfns), so the pages of a missing member are still known: RAM, and dumped or not.
+    pfn_limit_ = std::max(pfn_limit_, files_[0]->max_mapnr());
+    uint64_t covered = 0;
+    for (auto& f : files_) {
+      if (f->start_pfn() > covered) gaps_.push_back({covered, f->start_pfn() - covered});
+      covered = std::max(covered, f->end_pfn());
+    }
+    if (pfn_limit_ > covered) gaps_.push_back({covered, pfn_limit_ - covered});
   }
   uint64_t page_size() const override { return page_size_; }
   uint64_t pfn_limit() const override { return pfn_limit_; }
 
   PageState StateOf(Pfn pfn) const override {
     if (const KdumpFile* f = FileFor(pfn.value)) return f->StateOf(pfn.value);
-    return PageState::kNotPresent;
+    return Uncovered(pfn.value);
   }
 
   Result<void> ReadPage(Pfn pfn, std::span<std::byte> out) const override {
     if (out.size() != page_size_) return Error(ErrorCode::kInvalidArgument, "ReadPage buffer is not one page");
     const KdumpFile* f = FileFor(pfn.value);
-    if (!f) return PageError(pfn, PageState::kNotPresent);
+    if (!f) return PageError(pfn, Uncovered(pfn.value));
     if (!f->dumped().Test(pfn.value)) return PageError(pfn, f->StateOf(pfn.value));
     auto r = f->ReadPage(pfn.value, out);
     if (!r) return std::move(r).error().At(AtPhys(pfn.value * page_size_));
@@ -353,23 +366,29 @@ class KdumpMemory final : public PhysicalMemory {
     // The RAM bitmap is whole in every file of a split set: count it once.
     const Bitmap& ram = files_[0]->ram();
     c.present = ram.Rank(pfn_limit_);
+    // Pages the filter dropped: RAM but not dumped. Dumped pages outside the RAM bitmap
+    // (QEMU writes both bitmaps alike) are counted as present.
+    uint64_t dumped_not_ram = 0;
+    auto count_not_ram = [&](const Bitmap& dumped, uint64_t p, uint64_t end) {
+      while (p < end) {
+        p = dumped.NextSet(p, end);
+        if (p >= end) break;
+        uint64_t q = dumped.NextClear(p, end);
+        dumped_not_ram += (q - p) - (ram.Rank(q) - ram.Rank(p));
+        p = q;
+      }
+    };
     for (auto& f : files_) {
       uint64_t dumped = f->DumpedInRange();
       c.dumped += dumped - f->unreadable();
       c.truncated += f->unreadable();
+      count_not_ram(f->dumped(), f->start_pfn(), f->end_pfn());
     }
-    // Pages the filter dropped: RAM but not dumped. Dumped pages outside the RAM bitmap
-    // (QEMU writes both bitmaps alike) are counted as present.
-    uint64_t dumped_not_ram = 0;
-    for (auto& f : files_) {
-      uint64_t p = f->start_pfn();
-      while (p < f->end_pfn()) {
-        p = f->dumped().NextSet(p, f->end_pfn());
-        if (p >= f->end_pfn()) break;
-        uint64_t q = f->dumped().NextClear(p, f->end_pfn());
-        dumped_not_ram += (q - p) - (ram.Rank(q) - ram.Rank(p));
-        p = q;
-      }
+    // Dumped pages of missing split members: truncated.
+    const Bitmap& dumped0 = files_[0]->dumped();
+    for (const PfnRange& g : gaps_) {
+      c.truncated += dumped0.Rank(g.start + g.count) - dumped0.Rank(g.start);
+      count_not_ram(dumped0, g.start, g.start + g.count);
     }
     c.present += dumped_not_ram;
     c.excluded = c.present - c.dumped - c.truncated;
@@ -384,7 +403,16 @@ class KdumpMemory final : public PhysicalMemory {
     return nullptr;
   }
 
+  // A pfn no file covers (a member of the split set is missing), known from the bitmaps.
+  PageState Uncovered(uint64_t pfn) const {
+    if (pfn >= pfn_limit_) return PageState::kNotPresent;
+    if (files_[0]->dumped().Test(pfn)) return PageState::kTruncated;
+    if (files_[0]->ram().Test(pfn)) return PageState::kExcluded;
+    return PageState::kNotPresent;
+  }
+
   std::vector<std::unique_ptr<KdumpFile>> files_;
+  std::vector<PfnRange> gaps_;  // pfn ranges below pfn_limit_ that no file covers
   uint64_t page_size_ = 0;
   uint64_t pfn_limit_ = 0;
 };
@@ -590,11 +618,13 @@ Result<void> OpenKdumpSet(const std::vector<const ByteSource*>& sources, Dump& d
         dump.info.incomplete_reasons.push_back("a file of the split set is missing");
       }
     }
-    if (files.front()->start_pfn() != 0 ||
-        files.back()->end_pfn() < files.back()->header().max_mapnr()) {
-      dump.info.incomplete = true;
-      dump.info.incomplete_reasons.push_back("a file of the split set is missing (pfn range not covered)");
-    }
+  }
+  // Also a lone member of a split set: the other members' pages are missing.
+  const KdumpHeader& first = files.front()->header();
+  if ((files.size() > 1 || (first.header_version >= 2 && first.split)) &&
+      (files.front()->start_pfn() != 0 || files.back()->end_pfn() < files.back()->max_mapnr())) {
+    dump.info.incomplete = true;
+    dump.info.incomplete_reasons.push_back("a file of the split set is missing (pfn range not covered)");
   }
 
   DumpInfo& info = dump.info;

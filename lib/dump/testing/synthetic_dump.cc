@@ -78,6 +78,11 @@ void Die(const Error& e, const char* what) {
 
 }  // namespace
 
+CapturedOutput CaptureOutput(std::string name) {
+  auto m = std::make_shared<MemorySink>(std::move(name));
+  return {std::make_unique<SharedMemorySink>(m), m};
+}
+
 PageState DumpSpec::StateOf(uint64_t pfn) const {
   for (const SpecRange& r : ranges) {
     if (pfn >= r.start_pfn && pfn < r.start_pfn + r.count) return r.state;

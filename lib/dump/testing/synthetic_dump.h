@@ -73,6 +73,13 @@ std::vector<std::vector<std::byte>> BuildKdumpSplit(const DumpSpec& spec, size_t
                                                     const KdumpWriterOptions& options = {},
                                                     bool flattened = false);
 
+// A sink for a writer to own (and destroy), whose bytes the test can still take afterwards.
+struct CapturedOutput {
+  std::unique_ptr<ByteSink> sink;
+  std::shared_ptr<MemorySink> memory;
+};
+CapturedOutput CaptureOutput(std::string name = "<memory>");
+
 // A flattened stream made of exactly these records, in this order.
 struct FlatRecord {
   uint64_t offset;
