@@ -39,7 +39,7 @@ std::string RenderVtopText(const std::vector<VtopResult>& results) {
     out += fmt::format("{:<18}{:<16}\n", "VIRTUAL", "PHYSICAL");
     out += fmt::format("{:016x}  {:<16x}\n\n", r.va, r.pa.value);
     const bool five = !r.steps.empty() && std::strcmp(r.steps[0].level, "PGD") == 0;
-    out += fmt::format("{} DIRECTORY: {:x}\n", five ? "PML5" : "PGD", r.pgd_va);
+    out += fmt::format("PGD DIRECTORY: {:x}\n", r.pgd_va);  // crash says PGD for 4- and 5-level
     for (size_t k = 0; k < r.steps.size(); ++k) {
       const PageWalkStep& st = r.steps[k];
       if (k == 0) {
@@ -54,7 +54,7 @@ std::string RenderVtopText(const std::vector<VtopResult>& results) {
     out += fmt::format("  PAGE: {:x}{}\n\n", base, SizeSuffix(r.page_size));
     const PageWalkStep& leaf = r.steps.back();
     out += fmt::format("{:>9}{:<9}{:<10}{}\n", "PTE", "", "PHYSICAL", "FLAGS");
-    out += fmt::format("{:016x}  {:<8x}  ({})\n", leaf.entry, base, PteFlags(leaf.entry, r.page_size > 4096));
+    out += fmt::format("{:016x}  {:>8x}  ({})\n", leaf.entry, base, PteFlags(leaf.entry, r.page_size > 4096));
   }
   return out;
 }
@@ -134,7 +134,9 @@ std::string RenderRdText(const RdResult& r) {
           int64_t sv = o.unit == 8 ? static_cast<int64_t>(v)
                        : o.unit == 4 ? static_cast<int32_t>(v)
                        : o.unit == 2 ? static_cast<int16_t>(v) : static_cast<int8_t>(v);
-          out += fmt::format("{:>{}} ", sv, o.unit * 2 + 1);
+          // crash's field widths for rd -d, by unit size.
+          const int width = o.unit == 8 ? 15 : o.unit == 4 ? 12 : o.unit == 2 ? 5 : 3;
+          out += fmt::format("{:>{}} ", sv, width);
         } else {
           out += fmt::format("{:0{}x} ", v, o.unit * 2);
         }
