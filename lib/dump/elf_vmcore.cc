@@ -265,12 +265,15 @@ Result<void> OpenElfVmcore(const ByteSource& src, Dump& dump) {
     return Error(ErrorCode::kBadData, fmt::format("{}: {} program headers is implausible", path, e_phnum),
                  AtOffset(56));
   }
-  std::vector<std::byte> ph(e_phnum * 56);
-  if (auto rr = src.ReadExact(e_phoff, ph); !rr) {
+  auto phdrs_cut = [&] {
     return Error(ErrorCode::kTruncated,
                  fmt::format("{}: program headers ({} x 56 bytes) are cut short", path, e_phnum),
                  AtOffset(e_phoff));
-  }
+  };
+  // Checked against the file before allocating: a 64-byte header may claim 4M headers.
+  if (!RangeFits(e_phoff, e_phnum * 56, src.size())) return phdrs_cut();
+  std::vector<std::byte> ph(e_phnum * 56);
+  if (auto rr = src.ReadExact(e_phoff, ph); !rr) return phdrs_cut();
 
   DumpInfo& info = dump.info;
   info.format = "ELF vmcore";
