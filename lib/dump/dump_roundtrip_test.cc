@@ -284,7 +284,8 @@ void ExpectCleanCut(const Dump& dump, const DumpSpec& spec) {
   std::vector<std::byte> page(spec.page_size);
   uint64_t ok = 0, truncated = 0, dumped = 0;
   bool seen_truncated = false;
-  for (uint64_t pfn = 0; pfn < spec.pfn_limit(); ++pfn) {
+  const uint64_t limit = spec.pfn_limit();
+  for (uint64_t pfn = 0; pfn < limit; ++pfn) {
     PageState want = spec.StateOf(pfn);
     if (want != PageState::kDumped) {
       EXPECT_EQ(mem.StateOf(Pfn{pfn}), want) << "pfn " << pfn;

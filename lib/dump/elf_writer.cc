@@ -50,7 +50,8 @@ Result<ElfWriteStats> WriteElfVmcore(const PhysicalMemory& mem, const DumpDescri
   std::vector<Segment> plan;
   bool open = false;
   uint64_t truncated = 0;
-  for (uint64_t pfn = 0; pfn < mem.pfn_limit(); ++pfn) {
+  const uint64_t limit = mem.pfn_limit();
+  for (uint64_t pfn = 0; pfn < limit; ++pfn) {
     PageState state = mem.StateOf(Pfn{pfn});
     if (state == PageState::kDumped && options.select && !options.select(Pfn{pfn})) {
       state = PageState::kExcluded;

@@ -19,9 +19,9 @@ uint64_t Mix(uint64_t x) {  // splitmix64 finaliser: a fixed, well-spread functi
 
 class SpecPhysicalMemory final : public PhysicalMemory {
  public:
-  explicit SpecPhysicalMemory(DumpSpec spec) : spec_(std::move(spec)) {}
+  explicit SpecPhysicalMemory(DumpSpec spec) : spec_(std::move(spec)), limit_(spec_.pfn_limit()) {}
   uint64_t page_size() const override { return spec_.page_size; }
-  uint64_t pfn_limit() const override { return spec_.pfn_limit(); }
+  uint64_t pfn_limit() const override { return limit_; }
   PageState StateOf(Pfn pfn) const override { return spec_.StateOf(pfn.value); }
   Result<void> ReadPage(Pfn pfn, std::span<std::byte> out) const override {
     if (out.size() != spec_.page_size) return Error(ErrorCode::kInvalidArgument, "not one page");
@@ -49,6 +49,7 @@ class SpecPhysicalMemory final : public PhysicalMemory {
 
  private:
   DumpSpec spec_;
+  uint64_t limit_;
 };
 
 // A sink whose bytes stay reachable after the writer has consumed (and finished) it.
@@ -84,10 +85,11 @@ CapturedOutput CaptureOutput(std::string name) {
 }
 
 PageState DumpSpec::StateOf(uint64_t pfn) const {
-  for (const SpecRange& r : ranges) {
-    if (pfn >= r.start_pfn && pfn < r.start_pfn + r.count) return r.state;
-  }
-  return PageState::kNotPresent;
+  auto it = std::upper_bound(ranges.begin(), ranges.end(), pfn,
+                             [](uint64_t p, const SpecRange& r) { return p < r.start_pfn; });
+  if (it == ranges.begin()) return PageState::kNotPresent;
+  --it;
+  return pfn < it->start_pfn + it->count ? it->state : PageState::kNotPresent;
 }
 
 uint64_t DumpSpec::pfn_limit() const {
