@@ -56,19 +56,25 @@ Result<void> KernelMemory::Read(uint64_t va, std::span<std::byte> out) const {
   return Ok();
 }
 
-Result<uint64_t> KernelMemory::ReadU64(uint64_t va) const {
+Result<uint16_t> VirtualMemory::ReadU16(uint64_t va) const {
+  std::array<std::byte, 2> b{};
+  CORONER_TRY_VOID(Read(va, b));
+  return static_cast<uint16_t>(static_cast<uint16_t>(b[0]) | (static_cast<uint16_t>(b[1]) << 8));
+}
+
+Result<uint64_t> VirtualMemory::ReadU64(uint64_t va) const {
   std::array<std::byte, 8> b{};
   CORONER_TRY_VOID(Read(va, b));
   return LoadLE64(b.data());
 }
 
-Result<uint32_t> KernelMemory::ReadU32(uint64_t va) const {
+Result<uint32_t> VirtualMemory::ReadU32(uint64_t va) const {
   std::array<std::byte, 4> b{};
   CORONER_TRY_VOID(Read(va, b));
   return LoadLE32(b.data());
 }
 
-Result<std::string> KernelMemory::ReadCString(uint64_t va, size_t max_len) const {
+Result<std::string> VirtualMemory::ReadCString(uint64_t va, size_t max_len) const {
   std::string s;
   std::array<std::byte, 64> b{};
   while (s.size() < max_len) {

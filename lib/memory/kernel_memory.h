@@ -21,7 +21,19 @@
 
 namespace coroner {
 
-class KernelMemory {
+// Anything that reads a virtual address space: the kernel's, a task's, or a test's fake.
+class VirtualMemory {
+ public:
+  virtual ~VirtualMemory() = default;
+  virtual Result<void> Read(uint64_t va, std::span<std::byte> out) const = 0;
+  Result<uint64_t> ReadU64(uint64_t va) const;
+  Result<uint32_t> ReadU32(uint64_t va) const;
+  Result<uint16_t> ReadU16(uint64_t va) const;
+  // Reads a NUL-terminated string of at most max_len bytes.
+  Result<std::string> ReadCString(uint64_t va, size_t max_len) const;
+};
+
+class KernelMemory final : public VirtualMemory {
  public:
   static constexpr uint64_t kStartKernelMap = 0xffffffff80000000ull;  // __START_KERNEL_map
   static constexpr uint64_t kKernelImageLimit = 0xffffffffc0000000ull;  // modules start here
@@ -39,11 +51,7 @@ class KernelMemory {
   Result<PageWalk> Translate(uint64_t va) const;
   // Virtual to physical, with the fast path for the kernel image.
   Result<PhysAddr> ToPhys(uint64_t va) const;
-  Result<void> Read(uint64_t va, std::span<std::byte> out) const;
-  Result<uint64_t> ReadU64(uint64_t va) const;
-  Result<uint32_t> ReadU32(uint64_t va) const;
-  // Reads a NUL-terminated string of at most max_len bytes.
-  Result<std::string> ReadCString(uint64_t va, size_t max_len) const;
+  Result<void> Read(uint64_t va, std::span<std::byte> out) const override;
 
  private:
   KernelMemory(const PhysicalMemory& mem, bool five_level, uint64_t sme_mask)

@@ -8,6 +8,7 @@
 
 #include "lib/commands/info.h"
 #include "lib/render/info_render.h"
+#include "lib/render/log_render.h"
 #include "lib/render/memory_render.h"
 
 namespace coroner {
@@ -35,6 +36,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"btop", {Make(RunBtop, RenderPageConvText,
                      [](const auto& r) { return RenderPageConvJson(r, "physical", "pfn"); }),
                 "physical address to page frame number"}},
+      {"log", {Make(RunLog, RenderLogText, RenderLogJson), "the kernel log: log [-t] [-m]"}},
       {"rd", {Make(RunRd, RenderRdText, RenderRdJson), "read memory: rd [-8|-16|-32|-64] [-p] [-a] [-x] [-d] ADDR [COUNT]"}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
