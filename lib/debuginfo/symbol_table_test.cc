@@ -1,0 +1,132 @@
+#include "lib/debuginfo/symbol_table.h"
+
+#include <gtest/gtest.h>
+
+namespace coroner {
+namespace {
+
+std::vector<std::string> Names(const std::vector<const Symbol*>& v) {
+  std::vector<std::string> out;
+  for (const Symbol* s : v) out.emplace_back(s->name);
+  return out;
+}
+
+SymbolTable Sample() {
+  SymbolTable::Builder b;
+  // Deliberately out of address order.
+  b.Add("schedule", 0xffffffff81cc3500, 'T');
+  b.Add("jiffies", 0xffffffff82c079c0, 'D');
+  b.Add("__per_cpu_start", 0, 'A', std::nullopt, true);
+  b.Add("runqueues", 0x2c8c0, 'A', std::nullopt, true);
+  b.Add("__schedule", 0xffffffff81cc2a30, 't');
+  b.Add("dup", 0xffffffff81000100, 't');          // local
+  b.Add("dup", 0xffffffff81000200, 'T');          // global: offered first
+  b.Add("dup", 0xffffffff81000050, 'W');          // weak: after global
+  b.Add("__start_foo", 0xffffffff81000300, 'D');  // linker marker at one address with...
+  b.Add("foo_table", 0xffffffff81000300, 'D');    // ... the real object, which wins
+  b.Add("__x", 0xffffffff81000400, 'T');
+  b.Add("x", 0xffffffff81000400, 'T');  // fewer underscores wins
+  b.Add("sized", 0xffffffff81000500, 'T', 0x10);
+  return std::move(b).Build();
+}
+
+TEST(SymbolTable, AddressOrderAndTies) {
+  SymbolTable t = Sample();
+  ASSERT_EQ(t.size(), 13u);
+  auto syms = t.symbols();
+  for (size_t i = 1; i < syms.size(); ++i) EXPECT_LE(syms[i - 1].address, syms[i].address);
+  EXPECT_EQ(syms[0].name, "__per_cpu_start");
+  EXPECT_TRUE(syms[0].percpu);
+  auto m = t.LookupAddress(0xffffffff81000300);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->symbol->name, "foo_table");
+  EXPECT_EQ(m->offset, 0u);
+  m = t.LookupAddress(0xffffffff81000410);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->symbol->name, "x");
+  EXPECT_EQ(m->offset, 0x10u);
+  EXPECT_TRUE(m->inside);  // no size known
+}
+
+TEST(SymbolTable, LookupAddress) {
+  SymbolTable t = Sample();
+  auto m = t.LookupAddress(0xffffffff81cc3500);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->symbol->name, "schedule");
+  EXPECT_EQ(m->offset, 0u);
+  EXPECT_EQ(m->symbol->type, 'T');
+  m = t.LookupAddress(0xffffffff81cc3501);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->symbol->name, "schedule");
+  EXPECT_EQ(m->offset, 1u);
+  m = t.LookupAddress(0xffffffff81cc34ff);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->symbol->name, "__schedule");
+  // Sized symbol: inside, then past its end.
+  m = t.LookupAddress(0xffffffff8100050f);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->symbol->name, "sized");
+  EXPECT_TRUE(m->inside);
+  m = t.LookupAddress(0xffffffff81000510);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->symbol->name, "sized");
+  EXPECT_FALSE(m->inside);
+  // Per-CPU offsets resolve to per-CPU symbols.
+  m = t.LookupAddress(0x2c8c8);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->symbol->name, "runqueues");
+  EXPECT_EQ(m->offset, 8u);
+  // Above everything: the last symbol; and an empty table finds nothing.
+  m = t.LookupAddress(~0ull);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->symbol->name, "jiffies");
+  SymbolTable empty = SymbolTable::Builder().Build();
+  EXPECT_FALSE(empty.LookupAddress(0x1000));
+  EXPECT_EQ(empty.Find("x"), nullptr);
+  EXPECT_TRUE(empty.WithPrefix("").empty());
+}
+
+TEST(SymbolTable, LookupByName) {
+  SymbolTable t = Sample();
+  EXPECT_EQ(Names(t.Lookup("dup")), (std::vector<std::string>{"dup", "dup", "dup"}));
+  auto dups = t.Lookup("dup");
+  EXPECT_EQ(dups[0]->type, 'T');
+  EXPECT_EQ(dups[1]->type, 'W');
+  EXPECT_EQ(dups[2]->type, 't');
+  EXPECT_EQ(t.Find("dup")->address, 0xffffffff81000200u);
+  EXPECT_TRUE(t.Lookup("nope").empty());
+  EXPECT_EQ(t.Find("nope"), nullptr);
+  auto a = t.AddressOf("jiffies");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(*a, 0xffffffff82c079c0u);
+  auto missing = t.AddressOf("nope");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+}
+
+TEST(SymbolTable, PrefixAndIteration) {
+  SymbolTable t = Sample();
+  EXPECT_EQ(Names(t.WithPrefix("sch")), (std::vector<std::string>{"schedule"}));
+  EXPECT_EQ(Names(t.WithPrefix("__")),
+            (std::vector<std::string>{"__per_cpu_start", "__schedule", "__start_foo", "__x"}));
+  EXPECT_EQ(t.WithPrefix("", 3).size(), 3u);
+  EXPECT_EQ(t.WithPrefix("").size(), t.size());
+  EXPECT_EQ(t.LowerBound(0xffffffff81000300), t.LowerBound(0xffffffff81000201));
+  EXPECT_EQ(t.symbols()[t.LowerBound(0xffffffff81000300)].name, "foo_table");
+  EXPECT_EQ(t.LowerBound(~0ull), t.size());
+  EXPECT_EQ(t.DistanceToNext(*t.Find("__schedule")), 0xad0u);
+  EXPECT_FALSE(t.DistanceToNext(*t.Find("jiffies")));
+}
+
+TEST(SymbolTable, NamesSurviveMove) {
+  SymbolTable t = Sample();
+  SymbolTable u = std::move(t);
+  EXPECT_EQ(u.Find("schedule")->name, "schedule");
+  std::vector<SymbolTable> v;
+  v.push_back(std::move(u));
+  v.emplace_back();
+  EXPECT_EQ(v[0].Find("jiffies")->name, "jiffies");
+}
+
+}  // namespace
+}  // namespace coroner
