@@ -54,7 +54,11 @@ void SortRuns(const std::vector<Symbol>& syms, NameKey* b, NameKey* e, size_t de
     NameKey* j = i + 1;
     while (j < e && j->chunk == i->chunk) ++j;
     if (j - i > 1) {
-      if (syms[i->index].name.size() <= 8 * (depth + 1)) {
+      // A name no longer than these 8 bytes shares them with longer names (its next chunk is
+      // zero); the run is one name only when none is longer.
+      bool one_name = std::all_of(
+          i, j, [&](const NameKey& k) { return syms[k.index].name.size() <= 8 * (depth + 1); });
+      if (one_name) {
         // Every name in the run is this one: preference, then address order.
         std::sort(i, j, [&syms](const NameKey& x, const NameKey& y) {
           int rx = NameRank(syms[x.index]), ry = NameRank(syms[y.index]);

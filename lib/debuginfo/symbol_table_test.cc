@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+
 namespace coroner {
 namespace {
 
@@ -116,6 +119,59 @@ TEST(SymbolTable, PrefixAndIteration) {
   EXPECT_EQ(t.LowerBound(~0ull), t.size());
   EXPECT_EQ(t.DistanceToNext(*t.Find("__schedule")), 0xad0u);
   EXPECT_FALSE(t.DistanceToNext(*t.Find("jiffies")));
+}
+
+TEST(SymbolTable, NameOrderAcrossChunkBoundaries) {
+  // Names that share their first 8 or 16 bytes, one of them exactly that long, and names in
+  // every order of addition: each must be found, and prefix search must list them in order.
+  std::vector<std::string> names = {
+      "map_vdso_once",        "map_vdso",        "map_vdsp", "map_vds",         "map_vdso_",
+      "map_vdso_once_more_x", "map_vdso_once_m", "a",        "__per_cpu_start", "__per_cpu_end"};
+  for (int rotate = 0; rotate < static_cast<int>(names.size()); ++rotate) {
+    SymbolTable::Builder b;
+    for (size_t k = 0; k < names.size(); ++k) {
+      b.Add(names[(k + rotate) % names.size()], 0x1000 + 0x10 * k, 'T');
+    }
+    SymbolTable t = std::move(b).Build();
+    for (const std::string& n : names) {
+      const Symbol* s = t.Find(n);
+      ASSERT_NE(s, nullptr) << n << " rotate " << rotate;
+      EXPECT_EQ(s->name, n);
+    }
+    std::vector<std::string> sorted = names;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(Names(t.WithPrefix("")), sorted);
+  }
+}
+
+TEST(SymbolTable, NameOrderMatchesStringOrder) {
+  // Many names over a tiny alphabet: long shared prefixes, duplicates, every length near the
+  // 8- and 16-byte chunk boundaries.
+  std::mt19937 rng(42);
+  std::vector<std::string> names;
+  SymbolTable::Builder b;
+  for (int i = 0; i < 5000; ++i) {
+    std::string n(1 + rng() % 20, 'a');
+    for (char& c : n) c = "ab_"[rng() % 3];
+    names.push_back(n);
+    b.Add(n, rng() % 100000, "Ttw"[rng() % 3]);
+  }
+  SymbolTable t = std::move(b).Build();
+  std::sort(names.begin(), names.end());
+  auto all = t.WithPrefix("");
+  ASSERT_EQ(all.size(), names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    ASSERT_EQ(all[i]->name, names[i]) << i;
+    if (i > 0 && names[i] == names[i - 1]) {
+      // One name: global before weak before local, then by address.
+      auto rank = [](const Symbol* s) { return s->IsWeak() ? 1 : s->IsGlobal() ? 0 : 2; };
+      ASSERT_LE(rank(all[i - 1]), rank(all[i]));
+      if (rank(all[i - 1]) == rank(all[i])) {
+        ASSERT_LE(all[i - 1]->address, all[i]->address);
+      }
+    }
+  }
+  for (const std::string& n : names) ASSERT_EQ(t.Find(n)->name, n);
 }
 
 TEST(SymbolTable, NamesSurviveMove) {
