@@ -114,9 +114,12 @@ Result<uint64_t> ReadU64(const KernelReadFn& read, uint64_t va) {
   return LoadLE64(b.data());
 }
 
-// The 256 tokens; a name byte b expands to tokens[b].
+// The 256 tokens; a name byte b expands to flat[offset[b], offset[b] + length[b]). `flat` has
+// 16 bytes of slack after every token so short ones can be copied 16 bytes at a time.
 struct TokenTable {
-  std::array<std::string, 256> tokens;
+  std::string flat;
+  std::array<uint32_t, 256> offset{};
+  std::array<uint16_t, 256> length{};
   uint64_t table_bytes = 0;
 };
 
@@ -154,9 +157,12 @@ Result<TokenTable> ParseTokenTable(std::span<const std::byte> table,
     if (i == 255) t.table_bytes = end;
   }
   const char* chars = reinterpret_cast<const char*>(table.data());
+  t.flat.assign(chars, t.table_bytes);
+  t.flat.append(16, '\0');
   for (size_t i = 0; i < 256; ++i) {
     size_t end = i < 255 ? idx[i + 1] : t.table_bytes;
-    t.tokens[i].assign(chars + idx[i], end - idx[i] - 1);
+    t.offset[i] = idx[i];
+    t.length[i] = static_cast<uint16_t>(end - idx[i] - 1);
   }
   return t;
 }
@@ -186,12 +192,12 @@ struct DecodedName {
 };
 
 struct DecodedNames {
-  std::string arena;
+  std::vector<char> arena;
   std::vector<DecodedName> names;
   std::vector<uint32_t> block_starts;  // offset of every 256th name: what kallsyms_markers holds
   uint64_t bytes = 0;                  // size of kallsyms_names
   std::string_view Name(size_t i) const {
-    return std::string_view(arena).substr(names[i].offset, names[i].length);
+    return std::string_view(arena.data() + names[i].offset, names[i].length);
   }
 };
 
@@ -200,7 +206,8 @@ Result<DecodedNames> DecodeNames(const KernelReadFn& read, uint64_t names_va, ui
   MemoryWindow w(read, names_va, std::min<uint64_t>(kMaxNamesBytes, uint64_t{count} * 0x4002));
   DecodedNames out;
   out.names.reserve(count);
-  out.arena.reserve(size_t{count} * 24);
+  out.arena.resize(size_t{count} * 32);
+  size_t used = 0;
   uint64_t pos = 0;
   for (uint32_t i = 0; i < count; ++i) {
     if (i % 256 == 0) out.block_starts.push_back(static_cast<uint32_t>(pos));
@@ -217,22 +224,39 @@ Result<DecodedNames> DecodeNames(const KernelReadFn& read, uint64_t names_va, ui
                    AtVirt(names_va + pos));
     }
     CORONER_TRY(const std::byte* tok, w.At(pos + prefix, len));
-    // Expand straight into the arena; the type letter stays there, just before the name.
-    size_t start = out.arena.size();
-    for (uint32_t k = 0; k < len; ++k) out.arena += tt.tokens[std::to_integer<uint8_t>(tok[k])];
-    size_t total = out.arena.size() - start;
+    size_t total = 0;
+    for (uint32_t k = 0; k < len; ++k) total += tt.length[std::to_integer<uint8_t>(tok[k])];
     if (total < 2 || total > kMaxNameLength) {
       return Error(ErrorCode::kBadData,
                    fmt::format("kallsyms name {} expands to {} characters", i, total),
                    AtVirt(names_va + pos));
     }
+    // Expand straight into the arena (16 bytes of slack for the short-token copies); the type
+    // letter stays there, just before the name.
+    if (used + total + 16 > out.arena.size()) {
+      out.arena.resize(std::max(out.arena.size() * 2, used + total + 16));
+    }
+    char* dst = out.arena.data() + used;
+    for (uint32_t k = 0; k < len; ++k) {
+      uint8_t b = std::to_integer<uint8_t>(tok[k]);
+      const char* src = tt.flat.data() + tt.offset[b];
+      uint16_t n = tt.length[b];
+      if (n <= 16) {
+        std::memcpy(dst, src, 16);
+      } else {
+        std::memcpy(dst, src, n);
+      }
+      dst += n;
+    }
     DecodedName d;
-    d.offset = static_cast<uint32_t>(start + 1);
+    d.offset = static_cast<uint32_t>(used + 1);
     d.length = static_cast<uint32_t>(total - 1);
-    d.type = out.arena[start];
+    d.type = out.arena[used];
     out.names.push_back(d);
+    used += total;
     pos += prefix + len;
   }
+  out.arena.resize(used);
   out.bytes = pos;
   return out;
 }
