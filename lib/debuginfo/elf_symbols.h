@@ -1,0 +1,25 @@
+// Symbols from a vmlinux's ELF .symtab (read with elfutils libelf), relocated by the dump's
+// KASLR slide so their addresses match the dump:
+//
+//   uint64_t slide = dump->info.vmcoreinfo->kernel_offset.value_or(0);   // KERNELOFFSET
+//   CORONER_TRY(SymbolTable table, ReadElfSymbols("vmlinux", slide));
+//   table.Find("schedule")->address;   // == System.map's value + slide
+//
+// Type letters are computed the way GNU nm does (bfd's decode_section_type), so they match
+// System.map. Section and file symbols and undefined symbols are left out. Only symbols inside
+// the kernel image mapping (__START_KERNEL_map .. the module area) move with KASLR: per-CPU
+// symbols of x86_64 kernels before 6.15 are offsets from 0 and absolute symbols stay put.
+// Sizes come from st_size.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "lib/base/error.h"
+#include "lib/debuginfo/symbol_table.h"
+
+namespace coroner {
+
+Result<SymbolTable> ReadElfSymbols(const std::string& path, uint64_t kaslr_offset);
+
+}  // namespace coroner
