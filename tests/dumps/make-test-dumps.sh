@@ -36,7 +36,7 @@ KSTORE_VERSION=1
 # Modules the guest needs, loaded in this order (plus their dependencies).
 # Missing ones are assumed built in.
 WANT_MODULES="virtio_pci virtio_blk crc32c_generic ext4 qemu_fw_cfg pvpanic pvpanic_mmio pvpanic_pci"
-HOST_PACKAGES="qemu-system-x86 makedumpfile kexec-tools busybox-static e2fsprogs cpio xz-utils zstd gcc libc6-dev python3 file util-linux coreutils"
+HOST_PACKAGES="qemu-system-x86 makedumpfile kexec-tools busybox-static e2fsprogs cpio xz-utils zstd gcc libc6-dev python3 file util-linux coreutils crash"
 
 # --- per-name configuration --------------------------------------------------
 name_series() { echo "${1%%-*}"; }
@@ -66,7 +66,7 @@ usage() {
 
 script_hash() {
 	cat "$SCRIPT_DIR/make-test-dumps.sh" "$SCRIPT_DIR/helper.c" \
-		"$SCRIPT_DIR/guest-init.sh" "$SCRIPT_DIR/qmp-dump.py" | sha256sum | cut -d' ' -f1
+		"$SCRIPT_DIR/guest-init.sh" "$SCRIPT_DIR/qmp-dump.py" "$SCRIPT_DIR/check-dumps.sh" | sha256sum | cut -d' ' -f1
 }
 
 # --- host packages -------------------------------------------------------------
@@ -561,6 +561,10 @@ run_name() {
 	rm -rf "$work"
 	echo "$HASH" >"$nd/STAMP"
 	trap - ERR
+	# self-check; also saves crash's view (crash-sys.txt, crash-help-D.txt)
+	local crc=0
+	CORONER_TEST_DUMPS=$CACHE bash "$SCRIPT_DIR/check-dumps.sh" "$name" >"$nd/check.log" 2>&1 || crc=$?
+	say "$name: check-dumps.sh: $(tail -n1 "$nd/check.log") (exit $crc)"
 }
 
 write_provenance() {
@@ -751,7 +755,8 @@ main() {
 		case ${status[$i]} in
 		FAILED*) extra=$(sed -n 's/^reason=//p' "$CACHE/$n/FAILED" 2>/dev/null || true) ;;
 		*) [ -f "$CACHE/$n/QEMU-DUMP-FAILED" ] && extra="QEMU dump: $(cat "$CACHE/$n/QEMU-DUMP-FAILED")"
-			grep -q 'LACKS SLAB' "$CACHE/$n/PROVENANCE" 2>/dev/null && extra="${extra:+$extra; }-d 31 files lack slab pages (makedumpfile 1.7.2), use -d23/elf" ;;
+			grep -q 'LACKS SLAB' "$CACHE/$n/PROVENANCE" 2>/dev/null && extra="${extra:+$extra; }-d 31 files lack slab pages (makedumpfile 1.7.2), use -d23/elf"
+			extra="${extra:+$extra; }check: $(tail -n1 "$CACHE/$n/check.log" 2>/dev/null || echo 'not run')" ;;
 		esac
 		case ${status[$i]} in made | cached) [ "$n" = "$REQUIRED_NAME" ] && ok_required=1 ;; esac
 		printf '%-12s %-16s %-28s %6s %5s  %s\n' "$n" "${status[$i]}" "${kernel:--}" "$files" "${secs[$i]}" "$extra"
