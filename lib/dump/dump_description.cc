@@ -170,21 +170,21 @@ DumpDescription DescribeDump(const Dump& dump) {
   DumpDescription d;
   static constexpr const char* kUts[] = {"sysname", "nodename", "release",
                                          "version", "machine",  "domainname"};
-  bool have_uts = false;
   for (size_t i = 0; i < 6; ++i) {
     if (auto s = StringField(info, "disk_dump_header", std::string("utsname.") + kUts[i])) {
       d.utsname[i] = *s;
-      have_uts = have_uts || !s->empty();
     }
   }
   d.phys_base = PhysBaseOf(info).value_or(0);
-  if (!have_uts) {
+  // An ELF vmcore has no utsname, and QEMU's kdump files carry only the machine: read it from
+  // the kernel then, as makedumpfile does.
+  if (d.utsname[0].empty() && d.utsname[2].empty()) {
     if (auto uts = UtsnameFromMemory(dump, d.phys_base)) {
       d.utsname = *uts;
     } else {
       d.utsname[0] = "Linux";
       if (info.vmcoreinfo && info.vmcoreinfo->osrelease) d.utsname[2] = *info.vmcoreinfo->osrelease;
-      d.utsname[4] = info.machine;
+      if (d.utsname[4].empty()) d.utsname[4] = info.machine;
     }
   }
   if (auto t = IntField(info, "disk_dump_header", "timestamp.tv_sec")) {

@@ -208,6 +208,16 @@ TEST(RoundTrip, RewritingThroughEveryFormatKeepsPagesAndDescription) {
   EXPECT_EQ(DescribeDump(*k2).utsname, spec.description.utsname);
 }
 
+TEST(RoundTrip, UtsnameFromMemoryWhenTheHeaderHasOnlyTheMachine) {
+  // QEMU's kdump files fill in utsname.machine alone (qemu dump.c); makedumpfile reads the rest
+  // from init_uts_ns, and so does DescribeDump.
+  DumpSpec spec = StandardSpec();
+  spec.description.utsname = {"", "", "", "", "x86_64", ""};
+  auto dump = Open1("qemu-like.kdump", BuildKdump(spec, Opts(Compression::kZlib)));
+  ASSERT_TRUE(dump);
+  EXPECT_EQ(DescribeDump(*dump).utsname, TestDescription(4096).utsname);
+}
+
 // ---- the four outcomes ----
 
 TEST(PageOutcomes, KdumpExcludedHoleTruncatedAndIoAreDistinct) {
