@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "lib/debuginfo/btf_types.h"
+
 namespace coroner {
 
 Result<std::unique_ptr<Session>> Session::Open(const std::vector<std::string>& dump_files) {
@@ -26,6 +28,53 @@ Result<std::unique_ptr<Session>> Session::Open(const std::vector<std::string>& d
 Result<const KernelMemory*> Session::RequireKernelMemory() const {
   if (!kmem_) return Error(ErrorCode::kUnsupported, kmem_error_);
   return kmem_.get();
+}
+
+Result<const SymbolTable*> Session::Symbols() const {
+  if (kallsyms_) return &kallsyms_->symbols;
+  if (kallsyms_error_) return *kallsyms_error_;
+  auto km = RequireKernelMemory();
+  if (!km) return km.error();
+  auto k = ReadKallsyms(**km, *dump_->info.vmcoreinfo);
+  if (!k) {
+    kallsyms_error_ = std::move(k).error().WithContext("decoding kallsyms from the dump");
+    return *kallsyms_error_;
+  }
+  kallsyms_ = std::move(*k);
+  return &kallsyms_->symbols;
+}
+
+Result<const TypeTable*> Session::Types() const {
+  if (types_) return &*types_;
+  if (types_error_) return *types_error_;
+  auto load = [&]() -> Result<TypeTable> {
+    CORONER_TRY(const SymbolTable* syms, Symbols());
+    const Symbol* start = syms->Find("__start_BTF");
+    const Symbol* stop = syms->Find("__stop_BTF");
+    if (!start || !stop) {
+      return Error(ErrorCode::kNotFound,
+                   "the kernel has no BTF (no __start_BTF/__stop_BTF: built without CONFIG_DEBUG_INFO_BTF)");
+    }
+    CORONER_TRY(const KernelMemory* km, RequireKernelMemory());
+    CORONER_TRY(auto blob, ReadKernelBtf(*km, start->address, stop->address));
+    return LoadBtfTypes(blob);
+  };
+  auto t = load();
+  if (!t) {
+    types_error_ = std::move(t).error();
+    return *types_error_;
+  }
+  types_ = std::move(*t);
+  return &*types_;
+}
+
+std::string Session::SourcesDescription() const {
+  std::string out;
+  out += kmem_ ? fmt::format("page tables from VMCOREINFO ({}-level)", kmem_->five_level() ? 5 : 4)
+               : "no kernel address space";
+  if (kallsyms_) out += fmt::format("; {} symbols from kallsyms in the dump", kallsyms_->symbols.size());
+  if (types_) out += fmt::format("; {} types from the dump's BTF", types_->size());
+  return out;
 }
 
 Result<uint64_t> Session::PageOffsetBase() const {

@@ -11,6 +11,9 @@
 #include <vector>
 
 #include "lib/base/error.h"
+#include "lib/debuginfo/kallsyms.h"
+#include "lib/debuginfo/symbol_table.h"
+#include "lib/debuginfo/types.h"
 #include "lib/dump/dump.h"
 #include "lib/memory/kernel_memory.h"
 
@@ -28,6 +31,13 @@ class Session {
   // Kernel memory or an error saying why there is none.
   Result<const KernelMemory*> RequireKernelMemory() const;
 
+  // Kernel symbols, decoded from the dump's kallsyms on first use.
+  Result<const SymbolTable*> Symbols() const;
+  // Kernel types, from the dump's own BTF (__start_BTF..__stop_BTF) on first use.
+  Result<const TypeTable*> Types() const;
+  // Where symbols and types come from, for the banner.
+  std::string SourcesDescription() const;
+
   // The direct map's base (page_offset_base), found once.
   Result<uint64_t> PageOffsetBase() const;
   // Where PageOffsetBase came from, for messages ("mem_section in VMCOREINFO", ...).
@@ -37,6 +47,10 @@ class Session {
   std::unique_ptr<Dump> dump_;
   std::unique_ptr<KernelMemory> kmem_;
   std::string kmem_error_;
+  mutable std::optional<Kallsyms> kallsyms_;
+  mutable std::optional<Error> kallsyms_error_;
+  mutable std::optional<TypeTable> types_;
+  mutable std::optional<Error> types_error_;
   mutable std::optional<uint64_t> page_offset_base_;
   mutable std::string page_offset_source_;
 };

@@ -9,6 +9,7 @@
 #include "lib/commands/info.h"
 #include "lib/render/info_render.h"
 #include "lib/render/log_render.h"
+#include "lib/render/symbol_render.h"
 #include "lib/render/memory_render.h"
 
 namespace coroner {
@@ -37,6 +38,14 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
                      [](const auto& r) { return RenderPageConvJson(r, "physical", "pfn"); }),
                 "physical address to page frame number"}},
       {"log", {Make(RunLog, RenderLogText, RenderLogJson), "the kernel log: log [-t] [-m]"}},
+      {"sym", {Make(RunSym, RenderSymText, RenderSymJson), "symbols: sym NAME|ADDR..., sym -l, sym -q STRING"}},
+      {"struct", {Make([](const Session& s, const Args& a) { return RunStruct(s, a, "struct"); },
+                       RenderStructText, RenderStructJson),
+                  "a structure's layout: struct [-o] NAME"}},
+      {"union", {Make([](const Session& s, const Args& a) { return RunStruct(s, a, "union"); },
+                      RenderStructText, RenderStructJson),
+                 "a union's layout: union [-o] NAME"}},
+      {"whatis", {Make(RunWhatis, RenderStructText, RenderStructJson), "a type's definition: whatis TYPE"}},
       {"rd", {Make(RunRd, RenderRdText, RenderRdJson), "read memory: rd [-8|-16|-32|-64] [-p] [-a] [-x] [-d] ADDR [COUNT]"}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());

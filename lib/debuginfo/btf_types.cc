@@ -1,0 +1,158 @@
+#include "lib/debuginfo/btf_types.h"
+
+#include <bpf/btf.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include <fmt/format.h>
+
+namespace coroner {
+namespace {
+
+struct BtfDeleter {
+  void operator()(struct btf* b) const { btf__free(b); }
+};
+
+constexpr uint64_t kMaxBtfBytes = 64ull << 20;
+
+}  // namespace
+
+Result<std::vector<std::byte>> ReadKernelBtf(const VirtualMemory& mem, uint64_t start, uint64_t stop) {
+  if (stop <= start || stop - start > kMaxBtfBytes) {
+    return Error(ErrorCode::kBadData,
+                 fmt::format("BTF range {:#x}-{:#x} is implausible", start, stop), AtVirt(start));
+  }
+  std::vector<std::byte> blob(stop - start);
+  auto r = mem.Read(start, blob);
+  if (!r) return std::move(r).error().WithContext("reading the kernel's BTF");
+  return blob;
+}
+
+Result<TypeTable> LoadBtfTypes(std::span<const std::byte> blob) {
+  errno = 0;
+  std::unique_ptr<struct btf, BtfDeleter> btf(btf__new(blob.data(), static_cast<__u32>(blob.size())));
+  if (!btf) {
+    return Error(ErrorCode::kBadData, fmt::format("BTF is not valid: {}", std::strerror(errno ? errno : EINVAL)));
+  }
+  TypeTable table;
+  const __u32 n = btf__type_cnt(btf.get());
+  auto name_of = [&](__u32 off) {
+    const char* str = btf__name_by_offset(btf.get(), off);
+    return std::string(str ? str : "");
+  };
+  for (__u32 id = 1; id < n; ++id) {
+    const struct btf_type* bt = btf__type_by_id(btf.get(), id);
+    Type t;
+    t.name = name_of(bt->name_off);
+    switch (btf_kind(bt)) {
+      case BTF_KIND_INT: {
+        t.kind = TypeKind::kInt;
+        t.size = bt->size;
+        t.is_signed = (btf_int_encoding(bt) & BTF_INT_SIGNED) != 0;
+        break;
+      }
+      case BTF_KIND_FLOAT:
+        t.kind = TypeKind::kFloat;
+        t.size = bt->size;
+        break;
+      case BTF_KIND_PTR:
+        t.kind = TypeKind::kPointer;
+        t.target = bt->type;
+        break;
+      case BTF_KIND_ARRAY: {
+        const struct btf_array* a = btf_array(bt);
+        t.kind = TypeKind::kArray;
+        t.target = a->type;
+        t.count = a->nelems;
+        break;
+      }
+      case BTF_KIND_STRUCT:
+      case BTF_KIND_UNION: {
+        t.kind = btf_kind(bt) == BTF_KIND_STRUCT ? TypeKind::kStruct : TypeKind::kUnion;
+        t.size = bt->size;
+        const struct btf_member* m = btf_members(bt);
+        for (__u16 i = 0; i < btf_vlen(bt); ++i) {
+          TypeMember mem;
+          mem.name = name_of(m[i].name_off);
+          mem.type = m[i].type;
+          mem.bit_offset = btf_member_bit_offset(bt, i);
+          mem.bit_size = btf_member_bitfield_size(bt, i);
+          t.members.push_back(std::move(mem));
+        }
+        break;
+      }
+      case BTF_KIND_ENUM: {
+        t.kind = TypeKind::kEnum;
+        t.size = bt->size;
+        t.is_signed = btf_kflag(bt);
+        const struct btf_enum* e = btf_enum(bt);
+        for (__u16 i = 0; i < btf_vlen(bt); ++i) {
+          t.enumerators.push_back({name_of(e[i].name_off), t.is_signed ? int64_t{e[i].val} : int64_t{static_cast<__u32>(e[i].val)}});
+        }
+        break;
+      }
+      case BTF_KIND_ENUM64: {
+        t.kind = TypeKind::kEnum;
+        t.size = bt->size;
+        t.is_signed = btf_kflag(bt);
+        const struct btf_enum64* e = btf_enum64(bt);
+        for (__u16 i = 0; i < btf_vlen(bt); ++i) {
+          t.enumerators.push_back({name_of(e[i].name_off), static_cast<int64_t>(btf_enum64_value(&e[i]))});
+        }
+        break;
+      }
+      case BTF_KIND_FWD:
+        t.kind = TypeKind::kFwd;
+        t.fwd_is_union = btf_kflag(bt);
+        break;
+      case BTF_KIND_TYPEDEF:
+        t.kind = TypeKind::kTypedef;
+        t.target = bt->type;
+        break;
+      case BTF_KIND_VOLATILE:
+        t.kind = TypeKind::kVolatile;
+        t.target = bt->type;
+        break;
+      case BTF_KIND_CONST:
+        t.kind = TypeKind::kConst;
+        t.target = bt->type;
+        break;
+      case BTF_KIND_RESTRICT:
+        t.kind = TypeKind::kRestrict;
+        t.target = bt->type;
+        break;
+      case BTF_KIND_TYPE_TAG:
+        // A tag (e.g. __user, __rcu) is invisible in C declarations: make it a transparent
+        // qualifier-less alias by pointing at the tagged type.
+        t.kind = TypeKind::kTypedef;
+        t.name.clear();
+        t.target = bt->type;
+        break;
+      case BTF_KIND_FUNC_PROTO: {
+        t.kind = TypeKind::kFunction;
+        t.target = bt->type;
+        const struct btf_param* p = btf_params(bt);
+        for (__u16 i = 0; i < btf_vlen(bt); ++i) {
+          if (i + 1 == btf_vlen(bt) && p[i].type == 0) {
+            t.variadic = true;
+          } else {
+            t.params.push_back(p[i].type);
+          }
+        }
+        break;
+      }
+      default:
+        // FUNC, VAR, DATASEC, DECL_TAG: not types of values; kept as void placeholders.
+        t.kind = TypeKind::kVoid;
+        t.name.clear();
+        break;
+    }
+    table.Set(id, std::move(t));
+  }
+  table.Index();
+  return table;
+}
+
+}  // namespace coroner

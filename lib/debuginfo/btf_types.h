@@ -1,0 +1,25 @@
+// Kernel types from BTF: the raw .BTF blob that a kernel built with CONFIG_DEBUG_INFO_BTF keeps
+// in memory between __start_BTF and __stop_BTF (so no vmlinux is needed), or a vmlinux's .BTF
+// section. Parsed with libbpf (btf__new) and converted into a TypeTable.
+//
+//   CORONER_TRY(TypeTable types, LoadBtfTypes(blob));
+//   CORONER_TRY(auto blob, ReadKernelBtf(kernel_memory, start_BTF, stop_BTF));
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "lib/base/error.h"
+#include "lib/debuginfo/types.h"
+#include "lib/memory/kernel_memory.h"
+
+namespace coroner {
+
+Result<TypeTable> LoadBtfTypes(std::span<const std::byte> blob);
+
+// Reads [start, stop) from kernel memory (bounded, with a clear error on a missing page).
+Result<std::vector<std::byte>> ReadKernelBtf(const VirtualMemory& mem, uint64_t start, uint64_t stop);
+
+}  // namespace coroner

@@ -1,0 +1,97 @@
+// A source-independent model of C types (from BTF today, from DWARF later), with the C
+// declarator printer and the gdb-ptype layout crash uses for `struct`, `union` and `whatis`.
+//
+//   TypeTable types = ...;  // e.g. LoadBtf(bytes)
+//   auto id = types.Find("struct task_struct");
+//   std::cout << types.Layout(*id, /*offsets=*/true);   // crash's `struct -o task_struct`
+//   std::string decl = types.Declaration(member.type, member.name);  // "char comm[16]"
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace coroner {
+
+using TypeId = uint32_t;  // 0 is void
+
+enum class TypeKind : uint8_t {
+  kVoid, kInt, kFloat, kPointer, kArray, kStruct, kUnion, kEnum, kFwd, kTypedef,
+  kConst, kVolatile, kRestrict, kFunction,
+};
+
+struct TypeMember {
+  std::string name;  // empty for an anonymous struct/union member
+  TypeId type = 0;
+  uint64_t bit_offset = 0;
+  uint32_t bit_size = 0;  // non-zero for a bitfield
+};
+
+struct TypeEnumerator {
+  std::string name;
+  int64_t value = 0;
+};
+
+struct Type {
+  TypeKind kind = TypeKind::kVoid;
+  std::string name;
+  uint64_t size = 0;        // bytes (struct, union, int, float, enum)
+  TypeId target = 0;        // pointee, array element, typedef/qualifier target, return type
+  uint64_t count = 0;       // array elements
+  bool is_signed = false;   // int, enum
+  bool fwd_is_union = false;
+  bool variadic = false;    // function
+  std::vector<TypeMember> members;
+  std::vector<TypeEnumerator> enumerators;
+  std::vector<TypeId> params;
+};
+
+class TypeTable {
+ public:
+  TypeTable();
+
+  // Appends a type; ids are dense and start at 1 (0 is void).
+  TypeId Add(Type t);
+  // Sets the type at `id`, growing the table (loaders that keep their own numbering).
+  void Set(TypeId id, Type t);
+  // Builds the name indexes; call once after the last Add/Set.
+  void Index();
+
+  size_t size() const { return types_.size(); }
+  const Type& Get(TypeId id) const { return types_[id < types_.size() ? id : 0]; }
+
+  // "struct task_struct", "union foo", "enum bar", or a bare name ("task_struct", "u64"):
+  // a bare name finds a typedef first, then a struct, union or enum. Complete definitions
+  // are preferred to forward declarations.
+  std::optional<TypeId> Find(std::string_view name) const;
+
+  // Skips typedefs and qualifiers.
+  TypeId Resolve(TypeId id) const;
+  // Size in bytes (through typedefs, qualifiers, arrays); nullopt for void, functions and
+  // incomplete types.
+  std::optional<uint64_t> SizeOf(TypeId id) const;
+
+  // A declaration in C syntax: Declaration(t, "comm") == "char comm[16]".
+  std::string Declaration(TypeId id, std::string_view name) const;
+  std::string Name(TypeId id) const { return Declaration(id, ""); }
+
+  // gdb's ptype layout (crash's `struct`), optionally with crash's [offset] column, ending
+  // with "SIZE: n".
+  std::string Layout(TypeId id, bool offsets) const;
+
+ private:
+  std::string BaseName(const Type& t) const;
+  void LayoutMembers(const Type& t, uint64_t base_bits, int depth, bool offsets, int width,
+                     std::string& out, bool hide_offsets) const;
+
+  std::vector<Type> types_;
+  std::unordered_map<std::string, std::vector<TypeId>> by_name_;  // "struct x", "typedef y", ...
+};
+
+// gdb's spelling of a DWARF base-type name: "long unsigned int" -> "unsigned long".
+std::string GdbIntName(std::string_view dwarf_name);
+
+}  // namespace coroner

@@ -1,0 +1,75 @@
+#include "lib/render/symbol_render.h"
+
+#include <fmt/format.h>
+
+namespace coroner {
+
+std::string RenderSymText(const SymResult& r) {
+  std::string out;
+  for (const SymLine& l : r.lines) {
+    out += fmt::format("{:016x} ({}) {}", l.address, l.type, l.name);
+    if (l.offset) out += fmt::format("+{}", l.offset);
+    out += "\n";
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderSymJson(const SymResult& r) {
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  for (const SymLine& l : r.lines) {
+    arr.push_back({{"address", fmt::format("{:#x}", l.address)},
+                   {"type", std::string(1, l.type)},
+                   {"name", l.name},
+                   {"offset", l.offset}});
+  }
+  return arr;
+}
+
+std::string RenderStructText(const StructResult& r) { return r.types->Layout(r.id, r.offsets); }
+
+namespace {
+
+void MembersJson(const TypeTable& types, const Type& t, uint64_t base_bits, nlohmann::ordered_json& out) {
+  for (const TypeMember& m : t.members) {
+    const Type& mt = types.Get(m.type);
+    uint64_t bits = base_bits + m.bit_offset;
+    nlohmann::ordered_json j;
+    j["name"] = m.name;
+    j["offset"] = bits / 8;
+    if (m.bit_size) {
+      j["bit_offset"] = bits;
+      j["bit_size"] = m.bit_size;
+    }
+    if ((mt.kind == TypeKind::kStruct || mt.kind == TypeKind::kUnion) && mt.name.empty()) {
+      j["type"] = mt.kind == TypeKind::kStruct ? "struct" : "union";
+      nlohmann::ordered_json inner = nlohmann::ordered_json::array();
+      MembersJson(types, mt, bits, inner);
+      j["members"] = inner;
+    } else {
+      j["type"] = types.Name(m.type);
+      auto size = types.SizeOf(m.type);
+      j["size"] = size ? nlohmann::ordered_json(*size) : nlohmann::ordered_json(nullptr);
+    }
+    out.push_back(j);
+  }
+}
+
+}  // namespace
+
+nlohmann::ordered_json RenderStructJson(const StructResult& r) {
+  const Type& t = r.types->Get(r.id);
+  nlohmann::ordered_json j;
+  j["name"] = r.types->Name(r.id);
+  auto size = r.types->SizeOf(r.id);
+  j["size"] = size ? nlohmann::ordered_json(*size) : nlohmann::ordered_json(nullptr);
+  if (t.kind == TypeKind::kStruct || t.kind == TypeKind::kUnion) {
+    nlohmann::ordered_json members = nlohmann::ordered_json::array();
+    MembersJson(*r.types, t, 0, members);
+    j["members"] = members;
+  } else {
+    j["definition"] = r.types->Layout(r.id, false);
+  }
+  return j;
+}
+
+}  // namespace coroner

@@ -1,0 +1,17 @@
+// Text (crash's layout) and JSON for sym, struct/union and whatis.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/commands/symbol_commands.h"
+
+namespace coroner {
+
+std::string RenderSymText(const SymResult& r);
+nlohmann::ordered_json RenderSymJson(const SymResult& r);
+std::string RenderStructText(const StructResult& r);
+nlohmann::ordered_json RenderStructJson(const StructResult& r);
+
+}  // namespace coroner
