@@ -263,18 +263,24 @@ Result<DecodedNames> DecodeNames(const KernelReadFn& read, uint64_t names_va, ui
 
 // kallsyms_markers follows kallsyms_names in every layout (at the next 4- or 8-byte boundary)
 // and must list exactly where every 256th name started: a check that the names were walked
-// with the right length rule and count. Returns the markers' address.
+// with the right length rule and count. Its entries are u32 (unsigned long, 8 bytes, in older
+// kernels; both are tried). Returns the markers' address.
 std::optional<uint64_t> FindMarkersAfter(const KernelReadFn& read, uint64_t names_va,
                                          const DecodedNames& names) {
   size_t k = names.block_starts.size();
-  for (uint64_t align : {4u, 8u}) {
-    uint64_t va = RoundUp(names_va + names.bytes, align);
-    auto raw = ReadBytes(read, va, 4 * k);
-    if (!raw) continue;
-    bool same = true;
-    for (size_t j = 0; j < k && same; ++j)
-      same = LoadLE32(raw->data() + 4 * j) == names.block_starts[j];
-    if (same) return va;
+  for (uint64_t stride : {4u, 8u}) {
+    for (uint64_t align : {4u, 8u}) {
+      if (align < stride) continue;
+      uint64_t va = RoundUp(names_va + names.bytes, align);
+      auto raw = ReadBytes(read, va, stride * k);
+      if (!raw) continue;
+      bool same = true;
+      for (size_t j = 0; j < k && same; ++j) {
+        uint64_t v = stride == 4 ? LoadLE32(raw->data() + 4 * j) : LoadLE64(raw->data() + 8 * j);
+        same = v == names.block_starts[j];
+      }
+      if (same) return va;
+    }
   }
   return std::nullopt;
 }
@@ -728,33 +734,42 @@ class KallsymsSearch {
     return false;
   }
 
-  // kallsyms_markers sits before the token table: u32 offsets of every 256th name, starting
-  // with 0. In 6.2-6.3 (and Debian's 6.1) kallsyms_seqs_of_names sits in between, so look at
-  // the array right before the table first (with or without 4 bytes of padding), then further
-  // back.
+  // kallsyms_markers sits before the token table: offsets of every 256th name, starting with
+  // 0, u32 (unsigned long in older kernels). In 6.2-6.3 (and Debian's 6.1)
+  // kallsyms_seqs_of_names sits in between, so look at the array right before the table first
+  // (with or without 4 bytes of padding), then further back.
   bool FindNames(uint64_t table, uint64_t index) {
-    for (uint64_t end : {table, table - 4}) {
-      if (MarkersEndingAt(end, table, index)) return true;
+    for (uint64_t stride : {4u, 8u}) {
+      for (uint64_t end : {table, table - 4}) {
+        if (end % stride == 0 && MarkersEndingAt(end, stride, table, index)) return true;
+      }
     }
     uint64_t lo = std::max(in_.search_start, table > (4u << 20) ? table - (4u << 20) : 0);
-    for (uint64_t m = RoundUp(lo, 4); m + 8 <= table; m += 4) {
-      if (mem_.U32(m) != 0) continue;
-      uint32_t m1 = mem_.U32(m + 4);
-      if (m1 < kMinBlock || m1 > kMaxBlock) continue;
-      if (MarkersAt(m, table, index)) return true;
+    for (uint64_t stride : {4u, 8u}) {
+      for (uint64_t m = RoundUp(lo, stride); m + 2 * stride <= table; m += stride) {
+        if (Marker(m, stride) != 0) continue;
+        uint64_t m1 = Marker(m + stride, stride);
+        if (m1 < kMinBlock || m1 > kMaxBlock) continue;
+        if (MarkersAt(m, stride, table, index)) return true;
+      }
     }
     return false;
   }
 
+  uint64_t Marker(uint64_t va, uint64_t stride) {
+    if (stride == 4) return mem_.U32(va);
+    return mem_.U32(va) | (uint64_t{mem_.U32(va + 4)} << 32);
+  }
+
   // Walks back from `end` while values strictly decrease, down to the 0 of markers[0].
-  bool MarkersEndingAt(uint64_t end, uint64_t table, uint64_t index) {
+  bool MarkersEndingAt(uint64_t end, uint64_t stride, uint64_t table, uint64_t index) {
     uint64_t m = end;
-    uint32_t next = UINT32_MAX;
-    while (m >= in_.search_start + 4) {
-      uint32_t v = mem_.U32(m - 4);
-      if (v >= next || (next != UINT32_MAX && next - v > kMaxBlock)) return false;
-      m -= 4;
-      if (v == 0) return MarkersAt(m, table, index);
+    uint64_t next = UINT64_MAX;
+    while (m >= in_.search_start + stride) {
+      uint64_t v = Marker(m - stride, stride);
+      if (v >= next || (next != UINT64_MAX && next - v > kMaxBlock)) return false;
+      m -= stride;
+      if (v == 0) return MarkersAt(m, stride, table, index);
       next = v;
     }
     return false;
@@ -762,12 +777,12 @@ class KallsymsSearch {
 
   // Markers start at `m`; their count is the length of the increasing run there (or one or
   // two less, when what follows happens to continue the run).
-  bool MarkersAt(uint64_t m, uint64_t table, uint64_t index) {
+  bool MarkersAt(uint64_t m, uint64_t stride, uint64_t table, uint64_t index) {
     std::vector<uint32_t> run{0};
-    for (uint64_t q = m + 4; q + 4 <= table; q += 4) {
-      uint32_t v = mem_.U32(q);
+    for (uint64_t q = m + stride; q + stride <= table; q += stride) {
+      uint64_t v = Marker(q, stride);
       if (v <= run.back() || v - run.back() < kMinBlock || v - run.back() > kMaxBlock) break;
-      run.push_back(v);
+      run.push_back(static_cast<uint32_t>(v));
     }
     for (size_t drop = 0; drop < 3 && drop + 2 <= run.size(); ++drop) {
       std::span<const uint32_t> markers(run.data(), run.size() - drop);
@@ -775,7 +790,7 @@ class KallsymsSearch {
       if (last + in_.search_start >= m) continue;
       // Between the markers and the token table there is at most kallsyms_seqs_of_names
       // (3 or 4 bytes a symbol, at most 256 symbols a marker) and padding.
-      uint64_t markers_end = m + 4 * markers.size();
+      uint64_t markers_end = m + stride * markers.size();
       if (markers_end > table || table - markers_end > 4 * 256 * markers.size() + 16) continue;
       // The names end at the markers (up to alignment padding) and the last block holds
       // 1..256 names, so the names start within this window.
@@ -790,7 +805,8 @@ class KallsymsSearch {
     return false;
   }
 
-  // kallsyms_num_syms is a u32 right before the names (4 or 8 bytes before, by alignment);
+  // kallsyms_num_syms is a u32 (unsigned long in older kernels) right before the names (4 or 8
+  // bytes before, by alignment);
   // the names must end at the markers and every 256th must start where its marker says. A
   // real kernel has more than 256 symbols (two markers at least).
   bool TryNamesAt(uint64_t s, uint64_t m, std::span<const uint32_t> markers, bool two_byte,

@@ -6,12 +6,13 @@
 //   const Symbol* s = ks.symbols.Find("jiffies");
 //
 // What is in memory (scripts/kallsyms.c writes it, kernel/kallsyms.c reads it):
-//   kallsyms_num_syms      u32 count
+//   kallsyms_num_syms      u32 count (unsigned long, 8 bytes, in older kernels)
 //   kallsyms_names         per symbol: a length (number of tokens) then that many token bytes.
 //                          Since 6.1 a length >= 0x80 takes two bytes, low 7 bits first
 //                          (73bbb94466fd "kallsyms: support "big" kernel symbols"). The first
 //                          expanded character is the type letter (T, t, D, ...).
-//   kallsyms_markers       u32 offset into kallsyms_names of every 256th symbol
+//   kallsyms_markers       u32 offset into kallsyms_names of every 256th symbol (unsigned long
+//                          in older kernels)
 //   kallsyms_token_table   256 NUL-terminated token strings back to back
 //   kallsyms_token_index   256 u16 offsets of those strings in the token table
 //   kallsyms_seqs_of_names symbol indexes in name order (6.2+, and Debian's 6.1); not needed

@@ -116,7 +116,7 @@ std::vector<uint8_t> Compress(const std::string& s, const std::vector<std::strin
 
 // Writes the tables at `table_base` after `junk` bytes of noise (the search must skip them).
 Encoded Encode(const std::vector<Sym>& syms, Layout layout, KallsymsAddressing addressing,
-               bool two_byte, uint64_t relative_base, size_t junk = 0x3000) {
+               bool two_byte, uint64_t relative_base, size_t junk = 0x3000, bool wide = false) {
   const uint64_t region = kText + kSlide + 0x1000000;
   Writer w(region);
   w.Junk(junk, 7);
@@ -162,7 +162,11 @@ Encoded Encode(const std::vector<Sym>& syms, Layout layout, KallsymsAddressing a
   auto write_names = [&] {
     w.Align(align);
     e.where.num_syms = w.here();
-    w.U32(n);
+    if (wide) {
+      w.U64(n);  // unsigned long kallsyms_num_syms, older kernels
+    } else {
+      w.U32(n);
+    }
     w.Align(align);
     e.where.names = w.here();
     std::vector<uint32_t> markers;
@@ -181,7 +185,13 @@ Encoded Encode(const std::vector<Sym>& syms, Layout layout, KallsymsAddressing a
     }
     w.Align(align);
     e.where.markers = w.here();
-    for (uint32_t m : markers) w.U32(m);
+    for (uint32_t m : markers) {
+      if (wide) {
+        w.U64(m);  // unsigned long kallsyms_markers[], older kernels
+      } else {
+        w.U32(m);
+      }
+    }
   };
   auto write_seqs = [&] {
     w.Align(align);
@@ -307,11 +317,13 @@ struct Era {
   Layout layout;
   KallsymsAddressing addressing;
   std::pair<int, int> version;
+  bool wide = false;  // unsigned long num_syms and markers
 };
 
 const Era kEras[] = {
     {"5.10", Layout::kOld, KallsymsAddressing::kRelativeAbsolutePercpu, {5, 10}},
     {"4.x-addresses", Layout::kOld, KallsymsAddressing::kAbsolute, {4, 19}},
+    {"old-wide-markers", Layout::kOld, KallsymsAddressing::kAbsolute, {4, 4}, true},
     {"6.1-debian", Layout::kOldWithSeqs, KallsymsAddressing::kRelativeAbsolutePercpu, {6, 1}},
     {"6.12", Layout::kNew, KallsymsAddressing::kRelativeAbsolutePercpu, {6, 12}},
     {"6.16", Layout::kNew, KallsymsAddressing::kRelative, {6, 16}},
@@ -328,7 +340,7 @@ TEST_P(KallsymsEras, DecodesFromLocationsAndBySearch) {
   // 1100 symbols: five marker blocks, the last one partial.
   std::vector<Sym> syms = SampleSymbols(1100, abs_pcpu, two_byte);
   uint64_t rb = kText + kSlide;
-  Encoded e = Encode(syms, era.layout, era.addressing, two_byte, rb);
+  Encoded e = Encode(syms, era.layout, era.addressing, two_byte, rb, 0x3000, era.wide);
   for (bool give : {true, false}) {
     SCOPED_TRACE(give ? "locations" : "search");
     auto ks = DecodeKallsyms(InputFor(e, give, era.version));
