@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <random>
@@ -648,8 +649,11 @@ TEST(BadInput, RandomCorruptionNeverCrashes) {
   };
   std::mt19937_64 rng(42);
   std::vector<std::byte> page(4096);
+  // More with CORONER_CORRUPTION_ITERATIONS=N (e.g. under the sanitizers).
+  const char* env = std::getenv("CORONER_CORRUPTION_ITERATIONS");
+  const int iterations = env ? std::atoi(env) : 150;
   for (const auto& [name, original] : originals) {
-    for (int iter = 0; iter < 150; ++iter) {
+    for (int iter = 0; iter < iterations; ++iter) {
       Bytes b = original;
       const size_t hot = std::min<size_t>(b.size(), 6 * 4096 + 8192);  // headers, bitmaps, descs
       int flips = 1 + static_cast<int>(rng() % 8);

@@ -144,6 +144,7 @@ TEST_F(KdumpWriteTool, RefusesBadArguments) {
   EXPECT_EQ(Tool("--split 3 in.elf a b"), 1);
   EXPECT_EQ(Tool("--bogus in.elf out"), 1);
   EXPECT_EQ(Tool("-E -c in.elf out"), 1);
+  EXPECT_EQ(Tool("-F --split 2 in.elf - out"), 1);
   EXPECT_EQ(Tool("in.elf - > /dev/null"), 1);  // kdump to a pipe needs -F
   EXPECT_NE(Stderr().find("-F"), std::string::npos);
   Bytes before = Read("in.elf");

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -119,6 +120,9 @@ int Parse(int argc, char** argv, Args& a) {
   if (files.size() < nout + 1) return Usage("give the input dump file(s) and the output file(s)");
   a.inputs.assign(files.begin(), files.end() - static_cast<ptrdiff_t>(nout));
   a.outputs.assign(files.end() - static_cast<ptrdiff_t>(nout), files.end());
+  if (a.split && std::count(a.outputs.begin(), a.outputs.end(), "-") > 0) {
+    return Usage("the files of a split set cannot go to standard output");
+  }
   return -1;
 }
 
