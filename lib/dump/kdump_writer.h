@@ -135,7 +135,10 @@ struct KdumpFileStats {
 // Writes one kdump file (or one member of a split set) to a sink. The header, sub-header,
 // notes and bitmaps are written on Create; pages are then added in ascending pfn order, one for
 // each pfn the map marks dumped in the file's range; Finish() writes what is buffered, marks
-// pages never added as missing, and rewrites the header if the status changed. In the output
+// pages never added as missing, and rewrites the header if the status changed (in a flattened
+// stream that is a second record for block 0: makedumpfile -R and coroner apply the later one,
+// crash 8.0.2's record search may find either; it only happens when a read fails during the
+// write, as known-missing pages set the status from the start). In the output
 // every page's descriptor is written before its data, so a flattened stream cut anywhere still
 // has a descriptor for every page whose data made it. `map` must outlive the writer.
 class KdumpFileWriter {
