@@ -1,0 +1,113 @@
+#include "lib/debuginfo/types.h"
+
+#include <gtest/gtest.h>
+
+// Types are written as designated initializers that name only the fields that matter.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace coroner {
+namespace {
+
+// A small type graph built by hand, shaped like kernel types.
+class TypesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ulong_ = Add({.kind = TypeKind::kInt, .name = "long unsigned int", .size = 8});
+    int_ = Add({.kind = TypeKind::kInt, .name = "int", .size = 4, .is_signed = true});
+    char_ = Add({.kind = TypeKind::kInt, .name = "char", .size = 1, .is_signed = true});
+    uint_ = Add({.kind = TypeKind::kInt, .name = "unsigned int", .size = 4});
+    // struct list_head { struct list_head *next, *prev; }: the pointer type comes first.
+    list_ptr_ = static_cast<TypeId>(t_.size() + 1);
+    list_ = Add({.kind = TypeKind::kPointer, .target = list_ptr_});  // placeholder, replaced below
+    t_.Set(list_ptr_, {});
+    std::swap(list_, list_ptr_);
+    t_.Set(list_, {.kind = TypeKind::kStruct, .name = "list_head", .size = 16,
+                   .members = {{"next", list_ptr_, 0, 0}, {"prev", list_ptr_, 64, 0}}});
+    t_.Set(list_ptr_, {.kind = TypeKind::kPointer, .target = list_});
+    comm_ = Add({.kind = TypeKind::kArray, .target = char_, .count = 16});
+    const_char_ = Add({.kind = TypeKind::kConst, .target = char_});
+    const_char_ptr_ = Add({.kind = TypeKind::kPointer, .target = const_char_});
+    fn_ = Add({.kind = TypeKind::kFunction, .target = int_, .params = {list_ptr_, uint_}});
+    fn_ptr_ = Add({.kind = TypeKind::kPointer, .target = fn_});
+    void_fn_ = Add({.kind = TypeKind::kFunction, .target = 0});
+    void_fn_ptr_ = Add({.kind = TypeKind::kPointer, .target = void_fn_});
+    atomic_body_ = Add({.kind = TypeKind::kStruct, .size = 4, .members = {{"counter", int_, 0, 0}}});
+    atomic_ = Add({.kind = TypeKind::kTypedef, .name = "atomic_t", .target = atomic_body_});
+    anon_union_ = Add({.kind = TypeKind::kUnion, .size = 8,
+                       .members = {{"a", ulong_, 0, 0}, {"b", atomic_, 0, 0}}});
+    task_ = Add({.kind = TypeKind::kStruct, .name = "task", .size = 64,
+                 .members = {{"state", uint_, 0, 0},
+                             {"flag", uint_, 32, 1},
+                             {"other", uint_, 33, 3},
+                             {"", anon_union_, 64, 0},
+                             {"tasks", list_, 128, 0},
+                             {"comm", comm_, 256, 0},
+                             {"name", const_char_ptr_, 384, 0},
+                             {"fn", fn_ptr_, 448, 0}}});
+    t_.Index();
+  }
+  TypeId Add(Type t) { return t_.Add(std::move(t)); }
+
+  TypeTable t_;
+  TypeId ulong_, int_, char_, uint_, list_, list_ptr_, comm_, const_char_, const_char_ptr_, fn_, fn_ptr_,
+      void_fn_, void_fn_ptr_, atomic_body_, atomic_, anon_union_, task_;
+};
+
+TEST_F(TypesTest, DeclarationsAreCSyntax) {
+  EXPECT_EQ(t_.Declaration(comm_, "comm"), "char comm[16]");
+  EXPECT_EQ(t_.Declaration(const_char_ptr_, "name"), "const char *name");
+  EXPECT_EQ(t_.Declaration(fn_ptr_, "fn"), "int (*fn)(struct list_head *, unsigned int)");
+  EXPECT_EQ(t_.Declaration(void_fn_ptr_, "cb"), "void (*cb)(void)");
+  EXPECT_EQ(t_.Declaration(list_ptr_, "next"), "struct list_head *next");
+  EXPECT_EQ(t_.Name(ulong_), "unsigned long");  // gdb's spelling of the DWARF name
+  EXPECT_EQ(t_.Declaration(atomic_, "count"), "atomic_t count");
+}
+
+TEST_F(TypesTest, FindAndSize) {
+  EXPECT_EQ(t_.Find("struct task"), task_);
+  EXPECT_EQ(t_.Find("task"), task_);
+  EXPECT_EQ(t_.Find("atomic_t"), atomic_);
+  EXPECT_EQ(t_.Find("unsigned long"), ulong_);
+  EXPECT_FALSE(t_.Find("union task"));
+  EXPECT_EQ(t_.SizeOf(comm_), 16u);
+  EXPECT_EQ(t_.SizeOf(atomic_), 4u);
+  EXPECT_EQ(t_.SizeOf(fn_ptr_), 8u);
+  EXPECT_FALSE(t_.SizeOf(fn_));
+}
+
+TEST_F(TypesTest, LayoutLikeCrash) {
+  EXPECT_EQ(t_.Layout(task_, false),
+            "struct task {\n"
+            "    unsigned int state;\n"
+            "    unsigned int flag : 1;\n"
+            "    unsigned int other : 3;\n"
+            "    union {\n"
+            "        unsigned long a;\n"
+            "        atomic_t b;\n"
+            "    };\n"
+            "    struct list_head tasks;\n"
+            "    char comm[16];\n"
+            "    const char *name;\n"
+            "    int (*fn)(struct list_head *, unsigned int);\n"
+            "}\n"
+            "SIZE: 64\n");
+  EXPECT_EQ(t_.Layout(task_, true),
+            "struct task {\n"
+            "   [0] unsigned int state;\n"
+            "   [4] unsigned int flag : 1;\n"
+            "   [4] unsigned int other : 3;\n"
+            "       union {\n"
+            "   [8]     unsigned long a;\n"
+            "   [8]     atomic_t b;\n"
+            "       };\n"
+            "  [16] struct list_head tasks;\n"
+            "  [32] char comm[16];\n"
+            "  [48] const char *name;\n"
+            "  [56] int (*fn)(struct list_head *, unsigned int);\n"
+            "}\n"
+            "SIZE: 64\n");
+  EXPECT_EQ(t_.Layout(atomic_, false), "typedef struct {\n    int counter;\n} atomic_t;\nSIZE: 4\n");
+}
+
+}  // namespace
+}  // namespace coroner
