@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -188,28 +189,54 @@ class ElfMemory final : public PhysicalMemory {
   uint64_t pfn_limit_;
 };
 
-// Sorts segments by address and cuts overlaps away (/proc/vmcore maps kernel text twice: once
-// as its own PT_LOAD and once inside the RAM segment holding it; the bytes are the same).
-std::vector<Segment> NormalizeSegments(std::vector<Segment> segs, Diagnostics& diag) {
-  std::stable_sort(segs.begin(), segs.end(),
-                   [](const Segment& a, const Segment& b) { return a.paddr < b.paddr; });
-  std::vector<Segment> out;
-  uint64_t covered = 0;
-  for (Segment s : segs) {
-    if (s.memsz == 0) continue;
-    if (!out.empty() && s.end() <= covered) continue;  // wholly inside an earlier one
-    if (!out.empty() && s.paddr < covered) {
-      uint64_t cut = covered - s.paddr;
-      s.paddr = covered;
-      s.memsz -= cut;
-      s.file_offset += cut;
-      s.filesz = s.filesz > cut ? s.filesz - cut : 0;
-      diag.Warn("overlapping PT_LOAD segments: the earlier one is used for the overlap");
-    }
-    covered = s.end();
-    out.push_back(s);
+// Sorts segments by address and cuts overlaps away. /proc/vmcore maps kernel text twice: once
+// as its own PT_LOAD and once inside the RAM segment holding it (the bytes are the same), and
+// makedumpfile -E keeps both, each with its own tail left out of the file (p_filesz <
+// p_memsz), so one of them may hold pages the other leaves out (7.2 kernel: pfns
+// 0x1a006-0x1a02f are in the RAM segment's data but past the text segment's p_filesz). So
+// bytes in the file win over bytes left out; among equals the earlier segment (by address,
+// then file order) wins.
+std::vector<Segment> NormalizeSegments(const std::vector<Segment>& segs, Diagnostics& diag) {
+  std::vector<Segment> in_file, left_out;
+  for (const Segment& s : segs) {
+    if (s.filesz) in_file.push_back({s.paddr, s.filesz, s.filesz, s.file_offset});
+    if (s.memsz > s.filesz) left_out.push_back({s.paddr + s.filesz, s.memsz - s.filesz, 0, 0});
   }
-  return out;
+  auto by_addr = [](const Segment& a, const Segment& b) { return a.paddr < b.paddr; };
+  std::stable_sort(in_file.begin(), in_file.end(), by_addr);
+  std::stable_sort(left_out.begin(), left_out.end(), by_addr);
+  // start -> segment, disjoint; each part is added only where nothing added before covers it.
+  std::map<uint64_t, Segment> out;
+  bool partial_overlap = false;  // a part both added and cut (one wholly inside another is normal)
+  auto add_uncovered = [&](const Segment& s) {
+    auto it = out.upper_bound(s.paddr);
+    if (it != out.begin() && std::prev(it)->second.end() > s.paddr) --it;
+    uint64_t cur = s.paddr;
+    bool added = false, cut = false;
+    while (cur < s.end()) {
+      uint64_t next = it == out.end() ? s.end() : std::min(s.end(), it->first);
+      if (next > cur) {
+        uint64_t skip = cur - s.paddr;
+        out.emplace_hint(it, cur, Segment{cur, next - cur, s.filesz ? next - cur : 0, s.file_offset + skip});
+        added = true;
+      }
+      if (it == out.end() || it->first >= s.end()) break;
+      cut = true;
+      cur = std::max(cur, it->second.end());
+      ++it;
+    }
+    partial_overlap = partial_overlap || (added && cut);
+  };
+  for (const Segment& s : in_file) add_uncovered(s);
+  for (const Segment& s : left_out) add_uncovered(s);
+  if (partial_overlap) {
+    diag.Warn("overlapping PT_LOAD segments: bytes one holds win over bytes another leaves out, "
+              "otherwise the earlier one is used");
+  }
+  std::vector<Segment> v;
+  v.reserve(out.size());
+  for (const auto& [start, seg] : out) v.push_back(seg);
+  return v;
 }
 
 }  // namespace
@@ -355,7 +382,7 @@ Result<void> OpenElfVmcore(const ByteSource& src, Dump& dump) {
         fmt::format("{}: the writer marked the dump incomplete (e_flags {:#x})", path, e_flags));
   }
 
-  segs = NormalizeSegments(std::move(segs), dump.diagnostics);
+  segs = NormalizeSegments(segs, dump.diagnostics);
   uint64_t needed = 0;
   for (const Segment& s : segs) needed = std::max(needed, s.file_offset + s.filesz);
   if (needed > src.size()) {
