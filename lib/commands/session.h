@@ -38,6 +38,9 @@ class Session {
   // Where symbols and types come from, for the banner.
   std::string SourcesDescription() const;
 
+  // The next $N for `p` output.
+  int NextValueNumber() const { return ++value_number_; }
+
   // The direct map's base (page_offset_base), found once.
   Result<uint64_t> PageOffsetBase() const;
   // Where PageOffsetBase came from, for messages ("mem_section in VMCOREINFO", ...).
@@ -52,6 +55,7 @@ class Session {
   mutable std::optional<TypeTable> types_;
   mutable std::optional<Error> types_error_;
   mutable std::optional<uint64_t> page_offset_base_;
+  mutable int value_number_ = 0;
   mutable std::string page_offset_source_;
 };
 

@@ -5,11 +5,13 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "lib/commands/info.h"
 #include "lib/render/info_render.h"
 #include "lib/render/log_render.h"
 #include "lib/render/symbol_render.h"
+#include "lib/commands/print.h"
 #include "lib/render/memory_render.h"
 
 namespace coroner {
@@ -46,6 +48,25 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
                       RenderStructText, RenderStructJson),
                  "a union's layout: union [-o] NAME"}},
       {"whatis", {Make(RunWhatis, RenderStructText, RenderStructJson), "a type's definition: whatis TYPE"}},
+      {"p", {Make(RunPrint,
+                  [](const PrintResult& r) {
+                    // crash names a bare global before gdb's "$N = ", and (its quirk) starts an
+                    // array's value on the next line.
+                    std::string lead = r.bare_symbol ? r.expression + " = " : std::string();
+                    bool array = r.bare_symbol && !r.text.empty() && r.text[0] == '{' &&
+                                 r.type.find('[') != std::string::npos;
+                    return lead + fmt::format("${} = {}{}\n", r.number, array ? "\n " : "", r.text);
+                  },
+                  [](const PrintResult& r) {
+                    nlohmann::ordered_json j;
+                    j["expression"] = r.expression;
+                    j["type"] = r.type;
+                    j["address"] = r.address ? nlohmann::ordered_json(fmt::format("{:#x}", *r.address))
+                                             : nlohmann::ordered_json(nullptr);
+                    j["value"] = r.text;
+                    return j;
+                  }),
+              "print a global: p [&]GLOBAL[.member|->member|[i]]..."}},
       {"rd", {Make(RunRd, RenderRdText, RenderRdJson), "read memory: rd [-8|-16|-32|-64] [-p] [-a] [-x] [-d] ADDR [COUNT]"}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());

@@ -75,6 +75,7 @@ Redirect ParseRedirect(const std::string& line) {
       r.pipe_to = line.substr(i + 1);
       return r;
     }
+    if (c == '>' && i > 0 && line[i - 1] == '-') continue;  // "->" in an expression
     if (c == '>') {
       r.command = line.substr(0, i);
       r.append = i + 1 < line.size() && line[i + 1] == '>';

@@ -1,0 +1,81 @@
+"""`p` with no vmlinux (BTF types, kallsyms, a table of well-known globals) against crash 8.0.2
+with the DWARF vmlinux, and against drgn where crash cannot open the dump."""
+import json
+import subprocess
+import unittest
+
+from common import require_dumps, run
+from test_symbols_types import coroner, crash, normalize
+
+EXPRESSIONS = [
+    "p nr_cpu_ids", "p jiffies", "p init_uts_ns", "p init_uts_ns.name.sysname", "p avenrun",
+    "p init_task.pid", "p init_task.comm", "p &init_task", "p init_task.tasks", "p prb",
+    "p prb->desc_ring.count_bits", "p panic_cpu", "p system_state", "p max_pfn", "p init_task.se.load",
+]
+
+
+def drgn_values(d):
+    script = f"""
+import drgn, json
+prog = drgn.Program()
+prog.set_core_dump({str(d / 'vmcore.kdump-zlib')!r})
+prog.load_debug_info([{str(d / 'vmlinux')!r}])
+print(json.dumps({{
+  'nr_cpu_ids': prog['nr_cpu_ids'].value_(),
+  'jiffies': prog['jiffies_64'].value_(),  # jiffies is a linker alias of jiffies_64
+  'pid': prog['init_task'].pid.value_(),
+  'comm': prog['init_task'].comm.string_().decode(),
+  'count_bits': prog['prb'].desc_ring.count_bits.value_(),
+  'max_pfn': prog['max_pfn'].value_(),
+  'release': prog['init_uts_ns'].name.release.string_().decode(),
+}}))
+"""
+    p = subprocess.run(["/usr/bin/python3", "-c", script], capture_output=True, text=True, timeout=900)
+    if p.returncode != 0:
+        raise AssertionError(f"drgn failed on {d.name}: {p.stderr[-500:]}")
+    return json.loads(p.stdout)
+
+
+def value(d, expr):
+    return json.loads(run([d / "vmcore.kdump-zlib", "--json", "-c", "p " + expr]).stdout)["value"]
+
+
+class PrintAgainstReferences(unittest.TestCase):
+    def setUp(self):
+        self.dirs = require_dumps(self)
+
+    def test_same_as_crash_where_crash_works(self):
+        compared = 0
+        for d in self.dirs:
+            theirs = crash(d, EXPRESSIONS)
+            if "nr_cpu_ids = $1" not in theirs:
+                continue
+            with self.subTest(kernel=d.name):
+                self.assertEqual(normalize(coroner(d, EXPRESSIONS)), normalize(theirs))
+            compared += 1
+        self.assertGreater(compared, 0)
+
+    def test_values_match_drgn_on_every_kernel(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                ref = drgn_values(d)
+                self.assertEqual(int(value(d, "nr_cpu_ids")), ref["nr_cpu_ids"])
+                self.assertEqual(int(value(d, "jiffies")), ref["jiffies"])
+                self.assertEqual(int(value(d, "init_task.pid")), ref["pid"])
+                self.assertEqual(value(d, "init_task.comm").strip('"').split("\\000")[0], ref["comm"])
+                self.assertEqual(int(value(d, "prb->desc_ring.count_bits")), ref["count_bits"])
+                self.assertEqual(int(value(d, "max_pfn")), ref["max_pfn"])
+                self.assertEqual(value(d, "init_uts_ns.name.release").strip('"').split("\\000")[0],
+                                 ref["release"])
+
+    def test_unknown_global_says_why(self):
+        d = self.dirs[0]
+        p = run([d / "vmcore.kdump-zlib", "-c", "p sysctl_sched_latency"], check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("not known without a vmlinux", p.stderr)
+        p = run([d / "vmcore.kdump-zlib", "-c", "p init_task.no_such_member"], check=False)
+        self.assertIn("There is no member named no_such_member", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
