@@ -209,6 +209,31 @@ TEST(RoundTrip, RewritingThroughEveryFormatKeepsPagesAndDescription) {
   EXPECT_EQ(DescribeDump(*k2).utsname, spec.description.utsname);
 }
 
+TEST(RoundTrip, TinyDumpsAndMoreSplitFilesThanPages) {
+  DumpSpec two;
+  two.description = TestDescription(4096);
+  two.ranges = {{0, 1, PageState::kDumped}, {1, 3, PageState::kExcluded}, {9, 1, PageState::kDumped}};
+  for (size_t n : {1u, 2u, 3u, 5u}) {
+    SCOPED_TRACE(n);
+    auto parts = BuildKdumpSplit(two, n, Opts(Compression::kZlib));
+    std::vector<std::pair<std::string, Bytes>> files;
+    for (size_t i = 0; i < n; ++i) files.emplace_back("p" + std::to_string(i), parts[i]);
+    auto dump = Open(std::move(files));
+    ASSERT_TRUE(dump);
+    EXPECT_FALSE(dump->info.incomplete);
+    EXPECT_EQ(CheckPages(*dump->memory, two), "");
+  }
+  DumpSpec none;  // nothing dumped at all
+  none.description = TestDescription(4096);
+  none.ranges = {{0, 4, PageState::kExcluded}};
+  auto kd = Open1("none.kdump", BuildKdump(none, Opts(Compression::kZstd)));
+  ASSERT_TRUE(kd);
+  EXPECT_EQ(CheckPages(*kd->memory, none), "");
+  auto elf = Open1("none.elf", BuildElf(none));
+  ASSERT_TRUE(elf);
+  EXPECT_EQ(CheckPages(*elf->memory, none), "");
+}
+
 TEST(RoundTrip, UtsnameFromMemoryWhenTheHeaderHasOnlyTheMachine) {
   // QEMU's kdump files fill in utsname.machine alone (qemu dump.c); makedumpfile reads the rest
   // from init_uts_ns, and so does DescribeDump.
