@@ -10,6 +10,7 @@ echo "== build (RelWithDebInfo)"
 BUILD_DIR=build bash scripts/build.sh
 echo "== real test dumps (cached in ${CORONER_TEST_DUMPS:-$HOME/.cache/coroner/test-dumps})"
 bash tests/dumps/make-test-dumps.sh
+bash tests/dumps/make-writer-dumps.sh build/tools/kdump-write/coroner-kdump-write
 echo "== tests"
 ctest --test-dir build --output-on-failure -j 2 --timeout 1200
 echo "== ASan/UBSan build: unit tests and fuzz corpora"

@@ -56,6 +56,10 @@ const std::vector<Form>& Forms() {
       {"kdump-raw", {"vmcore.kdump-raw"}, "vmcore.elf", true, "kdump-zlib"},
       {"flat-zlib", {"vmcore.flat-zlib"}, "vmcore.elf", true, "kdump-zlib"},
       {"split-zlib", {"vmcore.split-zlib.1", "vmcore.split-zlib.2"}, "vmcore.elf", true, "kdump-zlib"},
+      // Made by coroner's own writer (tests/dumps/make-writer-dumps.sh): Debian's makedumpfile
+      // has no snappy or zstd.
+      {"kdump-snappy", {"vmcore.kdump-snappy"}, "vmcore.elf", true, "kdump-zlib"},
+      {"kdump-zstd", {"vmcore.kdump-zstd"}, "vmcore.elf", true, "kdump-zlib"},
       {"elf-d31", {"vmcore.elf-d31"}, "vmcore.elf", true},
       {"elf", {"vmcore.elf"}, "vmcore.elf", true},
       {"kdump-zlib-d23", {"vmcore.kdump-zlib-d23"}, "vmcore.elf", false},

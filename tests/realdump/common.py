@@ -22,6 +22,9 @@ FORMS = {
     "vmcore.kdump-raw": ["vmcore.kdump-raw"],
     "vmcore.flat-zlib": ["vmcore.flat-zlib"],
     "split-zlib": ["vmcore.split-zlib.1", "vmcore.split-zlib.2"],
+    # From coroner's own writer (tests/dumps/make-writer-dumps.sh, run by scripts/test.sh).
+    "vmcore.kdump-snappy": ["vmcore.kdump-snappy"],
+    "vmcore.kdump-zstd": ["vmcore.kdump-zstd"],
 }
 OPTIONAL_FORMS = {
     "vmcore.kdump-zlib-d23": ["vmcore.kdump-zlib-d23"],

@@ -69,6 +69,9 @@ class InfoOnRealDumps(unittest.TestCase):
                         self.assertEqual(info["dump_level"], 31)
                     if name == "vmcore.kdump-lzo":
                         self.assertIn("lzo", info["compression"])
+                    if name in ("vmcore.kdump-snappy", "vmcore.kdump-zstd"):
+                        self.assertIn(name.split("-")[-1], info["compression"])
+                        self.assertEqual(info["dump_level"], 31)
                     if name == "vmcore.kdump-raw":
                         self.assertEqual(info["compression"], ["none"])
 

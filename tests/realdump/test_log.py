@@ -9,7 +9,8 @@ from pathlib import Path
 from common import require_dumps, run
 
 FORMS = [["vmcore.kdump-zlib"], ["vmcore.elf"], ["vmcore.flat-zlib"], ["vmcore.kdump-lzo"],
-         ["vmcore.elf-d31"], ["vmcore.split-zlib.1", "vmcore.split-zlib.2"]]
+         ["vmcore.elf-d31"], ["vmcore.split-zlib.1", "vmcore.split-zlib.2"],
+         ["vmcore.kdump-snappy"], ["vmcore.kdump-zstd"]]
 
 
 class LogAgainstMakedumpfile(unittest.TestCase):
