@@ -122,11 +122,13 @@ for n in "${names[@]}"; do
 	rm -f crash-sys.txt crash-help-D.txt
 	if command -v crash >/dev/null; then
 		rc=0
-		# two crash sessions side by side (each takes a few seconds to load vmlinux)
-		printf 'help -D\nquit\n' | timeout 180 crash -s vmlinux vmcore.kdump-zlib >crash-help-D.txt 2>&1 &
-		hpid=$!
-		printf 'sys\nquit\n' | timeout 180 crash -s vmlinux vmcore.kdump-zlib >crash-sys.txt 2>&1 || rc=$?
-		wait $hpid || true
+		# one crash session (loading vmlinux takes seconds), its output split at a marker
+		printf 'sys\necho ==CORONER-SPLIT==\nhelp -D\nquit\n' |
+			timeout 180 crash -s vmlinux vmcore.kdump-zlib >crash-out.tmp 2>&1 || rc=$?
+		awk '/^==CORONER-SPLIT==$/ { exit } { print }' crash-out.tmp >crash-sys.txt
+		awk 'f { print } /^==CORONER-SPLIT==$/ { f = 1 }' crash-out.tmp >crash-help-D.txt
+		[ -s crash-help-D.txt ] || cp crash-out.tmp crash-help-D.txt
+		rm -f crash-out.tmp
 		if [ $rc = 0 ] && grep -q "RELEASE: $rel" crash-sys.txt && grep -q 'PANIC:' crash-sys.txt; then
 			ok "crash $(crash --version 2>/dev/null | awk '/^crash/ {print $2; exit}') opens vmcore.kdump-zlib (sys)"
 		else

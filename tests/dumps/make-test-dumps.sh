@@ -258,6 +258,15 @@ ensure_kernel() {
 	return 1
 }
 
+kstore_hashes() { # KDIR: sha256 of the kernel's files, once
+	local f list=()
+	[ -s "$1/SHA256SUMS" ] && return 0
+	for f in vmlinux vmlinuz System.map config; do
+		if [ -f "$1/$f" ]; then list+=("$f"); fi
+	done
+	(cd "$1" && sha256sum "${list[@]}" >SHA256SUMS.new && mv SHA256SUMS.new SHA256SUMS)
+}
+
 kstore_complete() { [ -f "$1/COMPLETE" ] && [ "$(cat "$1/COMPLETE")" = "v$KSTORE_VERSION $WANT_MODULES" ]; }
 
 # --- kernel store: _kernels/<rel>/ ------------------------------------------------
@@ -338,8 +347,20 @@ get_kernel() {
 	say "extracting"
 	for p in "$debs"/*.deb; do
 		case $p in
-		*-dbg_*) dpkg-deb --fsys-tarfile "$p" | tar -x -C "$stage" --exclude='*/kernel/*' \
-			--exclude='*.ko' --exclude='*.ko.*' --exclude='*/.build-id/*' --exclude='*/vdso/*' ;;
+		*-dbg_*)
+			# only vmlinux and System.map: named from the package's md5sums so that
+			# tar can stop reading (--occurrence) once it has them
+			local members
+			members=$(dpkg-deb --ctrl-tarfile "$p" | tar -xO ./md5sums 2>/dev/null | awk '{ print $2 }' |
+				grep -E '^usr/lib/debug/(boot/(vmlinux|System\.map)-[^/]+|lib/modules/[^/]+/(vmlinux|System\.map)|vmlinux-[^/]+)$' |
+				sed 's|^|./|' || true)
+			if [ -n "$members" ]; then
+				# shellcheck disable=SC2086
+				{ dpkg-deb --fsys-tarfile "$p" 2>/dev/null | tar -x -C "$stage" --occurrence=1 $members; } || true
+			else
+				dpkg-deb --fsys-tarfile "$p" | tar -x -C "$stage" --exclude='*/kernel/*' \
+					--exclude='*.ko' --exclude='*.ko.*' --exclude='*/.build-id/*' --exclude='*/vdso/*'
+			fi ;;
 		*) dpkg-deb --fsys-tarfile "$p" | tar -x -C "$stage" ;;
 		esac
 	done
@@ -369,6 +390,7 @@ get_kernel() {
 	select_modules "$moddir" "$kd/modules"
 	rm -rf "$stage"
 	[ -f "$kd/vmlinux" ] && [ -f "$kd/vmlinuz" ] || { say "vmlinux or vmlinuz missing in the packages"; return 1; }
+	kstore_hashes "$kd"
 	echo "kernel_package_version=$ver" >>"$kd/PACKAGES"
 	echo "modules=$(tr '\n' ' ' <"$kd/modules/load-order")" >>"$kd/PACKAGES"
 	echo "v$KSTORE_VERSION $WANT_MODULES" >"$kd/COMPLETE"
@@ -435,7 +457,7 @@ qemu_cmd() {
 	local cpu=$1 mem=$2 kernel=$3 initrd=$4 append=$5 disk=$6 swap=$7 console=$8
 	shift 8
 	QEMU_CMD=(qemu-system-x86_64 -nodefaults -no-user-config -accel tcg,thread=multi
-		-machine pc -cpu "$cpu" -smp 2 -m "$mem"
+		-machine pc -cpu "$cpu" -smp "${QEMU_SMP:-2}" -m "$mem"
 		-kernel "$kernel" -initrd "$initrd" -append "$append"
 		-drive "file=$disk,format=raw,if=virtio" -drive "file=$swap,format=raw,if=virtio"
 		-display none -nic none -no-reboot -serial "file:$console" "$@")
@@ -478,6 +500,7 @@ run_name() {
 	mkdir -p "$nd" "$work"
 	ensure_kernel "$series" || fail_retry "could not resolve/download/extract a $series cloud kernel"
 	local kd=$K_DIR rel=$K_REL f
+	kstore_hashes "$kd"
 	for f in vmlinux vmlinuz System.map config; do
 		[ -f "$kd/$f" ] && ln -f "$kd/$f" "$nd/$f"
 	done
@@ -618,10 +641,14 @@ write_provenance() {
 		fi
 		echo
 		echo "== files (sha256, bytes)"
-		(cd "$nd" && find . -type f ! -name PROVENANCE ! -name STAMP ! -path './guest-view*' ! -path './pids/*' | LC_ALL=C sort |
-			while read -r f; do
-				printf '%s  %12s  %s\n' "$(sha256sum "$f" | cut -d' ' -f1)" "$(stat -c %s "$f")" "${f#./}"
-			done)
+		# the kernel's files were hashed once in the kernel store; the rest two at a time
+		(cd "$nd" && {
+			grep -E '  (vmlinux|vmlinuz|System\.map|config)$' "$CACHE/_kernels/$rel/SHA256SUMS" 2>/dev/null || true
+			find . -maxdepth 1 -type f ! -name PROVENANCE ! -name STAMP ! -name vmlinux ! -name vmlinuz \
+				! -name System.map ! -name config -printf '%P\0' | xargs -0 -r -n 2 -P 2 sha256sum
+		} | LC_ALL=C sort -k2 | while read -r sum f; do
+			printf '%s  %12s  %s\n' "$sum" "$(stat -c %s "$f")" "$f"
+		done)
 		echo
 		echo "total time for this dump: $(($(date +%s) - t0)) s"
 	} >"$nd/PROVENANCE"
@@ -629,7 +656,9 @@ write_provenance() {
 
 # --- the sample dump -----------------------------------------------------------------------
 make_sample() {
-	local out=$1 series=6.1 cpu="max,la57=off" mem=384 ck=128M work rel kd t0
+	local out=$1 series=6.1 cpu="max,la57=off" work rel kd t0
+	local mem=${CORONER_SAMPLE_MEM:-256} ck=${CORONER_SAMPLE_CRASHKERNEL:-96M}
+	QEMU_SMP=${CORONER_SAMPLE_SMP:-2}
 	t0=$(date +%s)
 	mkdir -p "$out"
 	out=$(cd "$out" && pwd)
@@ -641,7 +670,7 @@ make_sample() {
 	build_initramfs "$kd" "$work/initrd.img"
 	cp "$kd/vmlinuz" "$work/diskroot/boot/vmlinuz"
 	cp "$work/initrd.img" "$work/diskroot/boot/initrd.img"
-	make_disk "$work/diskroot" "$work/disk.img" 256
+	make_disk "$work/diskroot" "$work/disk.img" 128
 	truncate -s 64M "$work/swap.img"
 	local append="console=ttyS0 crashkernel=$ck panic=10 coroner.mode=sample"
 	qemu_cmd "$cpu" "$mem" "$kd/vmlinuz" "$work/initrd.img" "$append" "$work/disk.img" "$work/swap.img" "$work/console.log"
@@ -660,7 +689,7 @@ make_sample() {
 		echo "coroner sample dump, made $(date -u +%Y-%m-%dT%H:%M:%SZ) by: tests/dumps/make-test-dumps.sh --sample DIR"
 		echo "kernel: $rel"
 		sed 's/^/  /' "$kd/PACKAGES"
-		echo "guest: $mem MB, 2 vCPUs, -cpu $cpu (4-level paging), KASLR on; $(qemu-system-x86_64 --version | head -n1)"
+		echo "guest: $mem MB, $QEMU_SMP vCPUs, -cpu $cpu (4-level paging), KASLR on; $(qemu-system-x86_64 --version | head -n1)"
 		echo "first kernel cmdline: $(cat "$work/out/guest-view/cmdline.txt")"
 		echo "kdump armed with: $(cat "$work/out/guest-view/kexec-cmd.txt")"
 		echo "crash trigger: echo c > /proc/sysrq-trigger"
@@ -699,6 +728,9 @@ main() {
 	exec 9>"$CACHE/.lock"
 	flock -w 3600 9 || die "another make-test-dumps.sh holds $CACHE/.lock"
 	HASH=$(script_hash)
+	local avail
+	avail=$(df -Pm "$CACHE" | awk 'NR == 2 { print $4 }')
+	[ "${avail:-0}" -ge 8000 ] || say "WARNING: only ${avail} MB free in $CACHE; a full set of dumps needs about 6 GB, 8 GB while working"
 	local T0
 	T0=$(date +%s)
 
