@@ -7,6 +7,7 @@ one directory per kernel. A kernel that could not be made has a FAILED file sayi
 import json
 import os
 import subprocess
+import tempfile
 import unittest
 from pathlib import Path
 
@@ -59,3 +60,22 @@ def run(args, check=True):
 
 def info_json(paths):
     return json.loads(run(["info", "--json", *paths]).stdout)
+
+
+def crash_commands(d, commands, dump="vmcore.kdump-zlib"):
+    """Runs crash 8.0.2 (with the DWARF vmlinux) on a kernel dir's dump; returns its output."""
+    with tempfile.NamedTemporaryFile("w", suffix=".crash") as f:
+        f.write("\n".join(commands) + "\n")
+        f.flush()
+        p = subprocess.run(["crash", "-s", str(d / "vmlinux"), str(d / dump), "-i", f.name],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
+    return p.stdout + p.stderr
+
+
+def coroner_commands(d, commands, dump="vmcore.kdump-zlib", check=True):
+    """Runs coroner (no vmlinux) with the same command file; returns stdout (+ stderr if not check)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".cmds") as f:
+        f.write("\n".join(commands) + "\n")
+        f.flush()
+        p = run([d / dump, "-i", f.name], check=check)
+    return p.stdout if check else p.stdout + p.stderr

@@ -6,10 +6,9 @@ states (OSRELEASE, the PT_LOAD mapping of /proc/vmcore).
 """
 import re
 import subprocess
-import tempfile
 import unittest
 
-from common import info_json, require_dumps, run
+from common import coroner_commands, crash_commands, info_json, require_dumps, run
 
 
 def addresses(d):
@@ -28,20 +27,11 @@ def addresses(d):
 
 
 def crash_output(d, commands):
-    with tempfile.NamedTemporaryFile("w", suffix=".crash") as f:
-        f.write("\n".join(commands) + "\n")
-        f.flush()
-        p = subprocess.run(["crash", "-s", str(d / "vmlinux"), str(d / "vmcore.kdump-zlib"), "-i", f.name],
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600)
-    return p.stdout + p.stderr
+    return crash_commands(d, commands)
 
 
 def coroner_output(d, commands):
-    with tempfile.NamedTemporaryFile("w", suffix=".cmds") as f:
-        f.write("\n".join(commands) + "\n")
-        f.flush()
-        p = run([d / "vmcore.kdump-zlib", "-i", f.name], check=False)
-    return p.stdout + p.stderr
+    return coroner_commands(d, commands, check=False)
 
 
 def normalize(text):

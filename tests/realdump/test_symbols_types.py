@@ -4,10 +4,9 @@ the dump (6.12 and later)."""
 import json
 import re
 import subprocess
-import tempfile
 import unittest
 
-from common import require_dumps, run
+from common import coroner_commands, crash_commands, require_dumps, run
 
 STRUCTS = ["task_struct", "page", "mm_struct", "zone", "printk_ringbuffer"]
 SYMBOLS = ["jiffies", "init_task", "schedule", "sysrq_handle_crash", "init_uts_ns"]
@@ -17,19 +16,11 @@ PERCPU = ["__per_cpu_start", "runqueues"]
 
 
 def crash(d, commands):
-    with tempfile.NamedTemporaryFile("w", suffix=".crash") as f:
-        f.write("\n".join(commands) + "\n")
-        f.flush()
-        p = subprocess.run(["crash", "-s", str(d / "vmlinux"), str(d / "vmcore.kdump-zlib"), "-i", f.name],
-                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
-    return p.stdout
+    return crash_commands(d, commands)
 
 
 def coroner(d, commands):
-    with tempfile.NamedTemporaryFile("w", suffix=".cmds") as f:
-        f.write("\n".join(commands) + "\n")
-        f.flush()
-        return run([d / "vmcore.kdump-zlib", "-i", f.name]).stdout
+    return coroner_commands(d, commands)
 
 
 def normalize(text):
