@@ -6,7 +6,8 @@
 #
 # KERNEL_DIR: a directory of the test-dump cache (default: 6.1-4level there, see
 # page_read_bench.cc). environment: BENCH_BUILD_DIR (default build-bench), JOBS (default 2),
-# REPETITIONS (default 3; the table shows the median), MIN_TIME (seconds per run, default 1).
+# REPETITIONS (default 5, run in random order so that one reader is not always measured after
+# the other; the table shows the median), MIN_TIME (seconds per benchmark, default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BENCH_BUILD_DIR:-build-bench}
@@ -20,7 +21,8 @@ ninja -C "$build" -j "${JOBS:-2}" page_read_bench
 
 out="$build/bench-results.json"
 log="$build/bench-results.log"
-if ! "$build/bench/page_read_bench" --benchmark_repetitions="${REPETITIONS:-3}" \
+if ! "$build/bench/page_read_bench" --benchmark_repetitions="${REPETITIONS:-5}" \
+  --benchmark_enable_random_interleaving=true \
   --benchmark_min_time="${MIN_TIME:-1}" --benchmark_report_aggregates_only=true \
   --benchmark_out="$out" --benchmark_out_format=json "$@" "${dir[@]}" >"$log" 2>&1; then
   cat "$log" >&2
@@ -40,10 +42,8 @@ for b in data["benchmarks"]:
         continue
     fmt_, pattern, reader = b["run_name"].split("/")
     rates[(fmt_, pattern, reader)] = b["items_per_second"]
-formats = []
-for (f, _, _) in rates:
-    if f not in formats:
-        formats.append(f)
+order = ["kdump-zlib", "kdump-lzo", "kdump-raw", "flat-zlib", "elf-d31", "elf"]
+formats = sorted({f for (f, _, _) in rates}, key=lambda f: (order.index(f) if f in order else 99, f))
 print(f"dump: {ctx.get('dump')}  ({ctx.get('num_cpus')} CPUs at {ctx.get('mhz_per_cpu')} MHz; "
       f"{ctx.get('date')}; pages/s of CPU time, median of the repetitions)")
 print()
