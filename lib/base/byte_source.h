@@ -30,7 +30,11 @@ class ByteSource {
   virtual const std::string& name() const = 0;
 };
 
-// A regular file (or /proc/vmcore, /proc/kcore) read with pread.
+// A regular file (or /proc/vmcore, /proc/kcore). A regular file is mapped into memory once and
+// read with memcpy, which costs a fraction of a pread system call per page; anything that cannot
+// be mapped (/proc/kcore, pipes, devices, empty files) is read with pread. As with any mapped
+// file (libkdumpfile and makedumpfile map dumps too), a file cut shorter while it is open makes
+// reads of the lost part fault: do not truncate a dump that is being analysed.
 class FileSource final : public ByteSource {
  public:
   static Result<std::unique_ptr<FileSource>> Open(const std::string& path);
@@ -43,10 +47,12 @@ class FileSource final : public ByteSource {
   const std::string& name() const override { return path_; }
 
  private:
-  FileSource(int fd, uint64_t size, std::string path) : fd_(fd), size_(size), path_(std::move(path)) {}
+  FileSource(int fd, uint64_t size, std::string path, const std::byte* map)
+      : fd_(fd), size_(size), path_(std::move(path)), map_(map) {}
   int fd_;
   uint64_t size_;
   std::string path_;
+  const std::byte* map_;  // the whole file, or nullptr: read with pread
 };
 
 // Bytes held in memory (tests, fuzzing, small synthetic dumps).
