@@ -67,6 +67,8 @@ class ElfMemory final : public PhysicalMemory {
     uint64_t end = start + page_size_;
     const Segment* s = FindFrom(start);
     if (!s || s->paddr >= end) return PageError(pfn, PageState::kNotPresent);
+    // The common case, one segment holding the whole page: no zero fill first.
+    if (s->paddr <= start && s->end() >= end) return ReadFromSegment(*s, start, out);
     // Bytes of the page outside every segment (RAM ending mid-page) read as zero; bytes inside
     // a segment must be readable.
     std::fill(out.begin(), out.end(), std::byte{0});
