@@ -36,8 +36,23 @@ void* operator new(size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  if (n > kMaxAllocation) {
+    std::fprintf(stderr, "allocation of %zu bytes (limit %zu)\n", n, kMaxAllocation);
+    std::abort();
+  }
+  return std::malloc(n ? n : 1);
+}
+// Every form of new and delete is replaced, so no pair mixes this malloc/free with the
+// sanitizer's own operator new (std::stable_sort takes memory with the nothrow form).
+void* operator new[](size_t n) { return operator new(n); }
+void* operator new[](size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
