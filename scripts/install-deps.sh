@@ -8,10 +8,11 @@ BUILD_PKGS=(
   zlib1g-dev liblzo2-dev libsnappy-dev libzstd-dev   # kdump page compression
   libfmt-dev libcli11-dev nlohmann-json3-dev          # formatting, CLI, JSON output
   libedit-dev                                          # line editing, history, completion at the prompt
+  libgtest-dev libgmock-dev python3                    # the build configures the tests too
   libelf-dev libdw-dev libbpf-dev libcapstone-dev      # ELF/DWARF, BTF, disassembly (later layers)
 )
 TEST_PKGS=(
-  libgtest-dev libgmock-dev libbenchmark-dev libkdumpfile-dev  # tests, benchmarks, differential reference
+  libbenchmark-dev libkdumpfile-dev                            # benchmarks, differential reference
   clang libclang-rt-14-dev                                     # libFuzzer builds
   qemu-system-x86 qemu-utils makedumpfile kexec-tools busybox-static e2fsprogs cpio xz-utils zstd
   crash python3-drgn file                                      # reference tools for comparisons
