@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=${BUILD_TYPE:-RelWithDebInfo} "$@" >/dev/null
-ninja -C "$BUILD_DIR" -j "$(nproc)"
+# BUILD_TARGETS: build only these (default: everything, tests included).
+ninja -C "$BUILD_DIR" -j "$(nproc)" ${BUILD_TARGETS:-}

@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-BUILD_TYPE=Release BUILD_DIR=build-release bash scripts/build.sh -DCORONER_BENCH=OFF
+BUILD_TYPE=Release BUILD_DIR=build-release BUILD_TARGETS=coroner bash scripts/build.sh -DCORONER_BENCH=OFF
 sample=samples/vmcore.kdump-zlib   # a real 6.1 crash (echo c > /proc/sysrq-trigger); see samples/README.md
 coroner=./build-release/tools/coroner/coroner
 echo
