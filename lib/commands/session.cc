@@ -68,6 +68,28 @@ Result<const TypeTable*> Session::Types() const {
   return &*types_;
 }
 
+Result<const Kernel*> Session::GetKernel() const {
+  if (kernel_) return kernel_.get();
+  CORONER_TRY(const KernelMemory* km, RequireKernelMemory());
+  CORONER_TRY(const SymbolTable* syms, Symbols());
+  CORONER_TRY(const TypeTable* types, Types());
+  kernel_ = std::make_unique<Kernel>(*km, *types, *syms);
+  return kernel_.get();
+}
+
+Result<const TaskList*> Session::Tasks() const {
+  if (tasks_) return &*tasks_;
+  if (tasks_error_) return *tasks_error_;
+  CORONER_TRY(const Kernel* k, GetKernel());
+  auto t = ReadTasks(*k);
+  if (!t) {
+    tasks_error_ = std::move(t).error().WithContext("reading the task list");
+    return *tasks_error_;
+  }
+  tasks_ = std::move(*t);
+  return &*tasks_;
+}
+
 std::string Session::SourcesDescription() const {
   std::string out;
   out += kmem_ ? fmt::format("page tables from VMCOREINFO ({}-level)", kmem_->five_level() ? 5 : 4)

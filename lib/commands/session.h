@@ -15,6 +15,8 @@
 #include "lib/debuginfo/symbol_table.h"
 #include "lib/debuginfo/types.h"
 #include "lib/dump/dump.h"
+#include "lib/kernel/kernel.h"
+#include "lib/kernel/tasks.h"
 #include "lib/memory/kernel_memory.h"
 
 namespace coroner {
@@ -35,6 +37,10 @@ class Session {
   Result<const SymbolTable*> Symbols() const;
   // Kernel types, from the dump's own BTF (__start_BTF..__stop_BTF) on first use.
   Result<const TypeTable*> Types() const;
+  // Typed access to kernel structures (needs symbols and types), built on first use.
+  Result<const Kernel*> GetKernel() const;
+  // Every task, read once (ps, sys, bt, foreach share it).
+  Result<const TaskList*> Tasks() const;
   // Where symbols and types come from, for the banner.
   std::string SourcesDescription() const;
 
@@ -55,6 +61,9 @@ class Session {
   mutable std::optional<TypeTable> types_;
   mutable std::optional<Error> types_error_;
   mutable std::optional<uint64_t> page_offset_base_;
+  mutable std::unique_ptr<Kernel> kernel_;
+  mutable std::optional<TaskList> tasks_;
+  mutable std::optional<Error> tasks_error_;
   mutable int value_number_ = 0;
   mutable std::string page_offset_source_;
 };

@@ -1,0 +1,143 @@
+#include "lib/commands/ps.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <set>
+
+namespace coroner {
+namespace {
+
+bool ParseNumber(const std::string& s, uint64_t& out, int base) {
+  if (s.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  out = std::strtoull(s.c_str(), &end, base);
+  return errno == 0 && end && *end == '\0';
+}
+
+}  // namespace
+
+Result<uint64_t> TotalPhysicalPages(const Session& s) {
+  CORONER_TRY(const Kernel* k, s.GetKernel());
+  std::vector<uint64_t> nodes;
+  if (auto nd = k->SymbolAddress("node_data")) {
+    uint64_t nr = 1;
+    if (auto n = k->SymbolAddress("nr_node_ids")) {
+      if (auto v = k->ReadU32(*n); v && *v > 0 && *v <= 1024) nr = *v;
+    }
+    for (uint64_t i = 0; i < nr; ++i) {
+      CORONER_TRY(uint64_t p, k->ReadU64(*nd + 8 * i));
+      if (p) nodes.push_back(p);
+    }
+  } else if (auto c = k->SymbolAddress("contig_page_data")) {
+    nodes.push_back(*c);
+  } else {
+    return Error(ErrorCode::kNotFound, "neither node_data nor contig_page_data is in the symbols");
+  }
+  uint64_t total = 0;
+  for (uint64_t n : nodes) {
+    CORONER_TRY(uint64_t present, k->ReadField(n, "pglist_data", "node_present_pages"));
+    total += present;
+  }
+  return total;
+}
+
+Result<PsResult> RunPs(const Session& s, const std::vector<std::string>& args) {
+  PsResult r;
+  bool kernel_only = false, user_only = false, leaders = false;
+  std::vector<std::string> selectors;
+  for (const std::string& a : args) {
+    if (a.size() > 1 && a[0] == '-') {
+      for (char c : a.substr(1)) {
+        switch (c) {
+          case 'k': kernel_only = true; break;
+          case 'u': user_only = true; break;
+          case 'G': leaders = true; break;
+          case 'p': r.mode = PsResult::Mode::kParents; break;
+          case 'c': r.mode = PsResult::Mode::kChildren; break;
+          default:
+            return Error(ErrorCode::kUnsupported, fmt::format("option -{} is not supported yet", c));
+        }
+      }
+    } else {
+      selectors.push_back(a);
+    }
+  }
+  if (kernel_only && user_only) {
+    return Error(ErrorCode::kInvalidArgument, "-k and -u exclude each other");
+  }
+  CORONER_TRY(const TaskList* tl, s.Tasks());
+  r.warnings = tl->warnings;
+  uint64_t total_pages = TotalPhysicalPages(s).value_or(0);
+
+  // Which tasks the arguments select: a PID (decimal), a task address (hex), or a command.
+  std::vector<const TaskInfo*> chosen;
+  if (selectors.empty()) {
+    for (const TaskInfo& t : tl->tasks) chosen.push_back(&t);
+  } else {
+    std::set<uint64_t> picked;
+    for (const std::string& sel : selectors) {
+      uint64_t v = 0;
+      std::vector<const TaskInfo*> hits;
+      if (ParseNumber(sel, v, 10)) {
+        hits = tl->FindPid(static_cast<int32_t>(v));
+      } else if (ParseNumber(sel, v, 16) || (sel.rfind("0x", 0) == 0 && ParseNumber(sel.substr(2), v, 16))) {
+        if (const TaskInfo* t = tl->FindTask(v)) hits.push_back(t);
+      }
+      if (hits.empty()) {
+        std::string name = sel;
+        if (name.size() > 1 && name.front() == '\'' && name.back() == '\'') name = name.substr(1, name.size() - 2);
+        for (const TaskInfo& t : tl->tasks) {
+          if (t.comm == name) hits.push_back(&t);
+        }
+      }
+      if (hits.empty()) {
+        r.warnings.push_back(fmt::format("invalid task or pid value: {}", sel));
+      }
+      for (const TaskInfo* t : hits) {
+        if (picked.insert(t->task).second) chosen.push_back(t);
+      }
+    }
+  }
+  std::vector<const TaskInfo*> filtered;
+  for (const TaskInfo* t : chosen) {
+    if (kernel_only && !t->IsKernelThread()) continue;
+    if (user_only && t->IsKernelThread()) continue;
+    if (leaders && t->pid != t->tgid) continue;
+    filtered.push_back(t);
+  }
+
+  if (r.mode == PsResult::Mode::kList) {
+    for (const TaskInfo* t : filtered) {
+      PsRow row;
+      row.task = *t;
+      if (total_pages) row.mem_percent = 100.0 * static_cast<double>(t->rss) / static_cast<double>(total_pages);
+      r.rows.push_back(std::move(row));
+    }
+    return r;
+  }
+  for (const TaskInfo* t : filtered) {
+    PsTree tree;
+    if (r.mode == PsResult::Mode::kParents) {
+      std::vector<const TaskInfo*> chain{t};
+      std::set<uint64_t> seen{t->task};
+      while (chain.back()->parent && chain.back()->parent != chain.back()->task) {
+        const TaskInfo* p = tl->FindTask(chain.back()->parent);
+        if (!p || !seen.insert(p->task).second) break;
+        chain.push_back(p);
+      }
+      int depth = 0;
+      for (auto it = chain.rbegin(); it != chain.rend(); ++it) tree.lines.emplace_back(depth++, **it);
+    } else {
+      tree.lines.emplace_back(0, *t);
+      for (const TaskInfo& c : tl->tasks) {
+        if (c.parent == t->task && c.task != t->task && c.pid != 0) tree.lines.emplace_back(1, c);
+      }
+    }
+    r.trees.push_back(std::move(tree));
+  }
+  return r;
+}
+
+}  // namespace coroner

@@ -1,0 +1,37 @@
+// `ps`: the tasks of the dump, as crash lists them (PID PPID CPU TASK ST %MEM VSZ RSS COMM, `>`
+// marking each CPU's active task, kernel threads in brackets).
+// Options: -k (kernel threads), -u (user tasks), -G (thread-group leaders only), -p (the
+// parents of each selected task), -c (its children); arguments select tasks by PID, task
+// address or command name.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lib/commands/session.h"
+
+namespace coroner {
+
+struct PsRow {
+  TaskInfo task;
+  double mem_percent = 0;  // rss against all physical pages, as crash
+};
+
+// ps -p / -c: a task with its ancestors (or children), indented by depth.
+struct PsTree {
+  std::vector<std::pair<int, TaskInfo>> lines;  // depth, task
+};
+
+struct PsResult {
+  enum class Mode { kList, kParents, kChildren } mode = Mode::kList;
+  std::vector<PsRow> rows;
+  std::vector<PsTree> trees;
+  std::vector<std::string> warnings;
+};
+
+Result<PsResult> RunPs(const Session& s, const std::vector<std::string>& args);
+
+// Physical pages as crash's "MEMORY" counts them: every node's present pages.
+Result<uint64_t> TotalPhysicalPages(const Session& s);
+
+}  // namespace coroner
