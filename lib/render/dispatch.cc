@@ -71,6 +71,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"rd", {Make(RunRd, RenderRdText, RenderRdJson), "read memory: rd [-8|-16|-32|-64] [-p] [-a] [-x] [-d] ADDR [COUNT]"}},
       {"ps", {Make(RunPs, RenderPsText, RenderPsJson),
                "tasks: ps [-k|-u] [-G] [-p|-c] [PID|TASK|COMMAND]..."}},
+      {"sys", {Make(RunSys, RenderSysText, RenderSysJson), "system summary: sys [-t]"}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);

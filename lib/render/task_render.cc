@@ -2,7 +2,97 @@
 
 #include <fmt/format.h>
 
+#include <ctime>
+
 namespace coroner {
+
+std::string FormatMemorySize(uint64_t bytes) {
+  auto scaled = [](uint64_t b, double unit, const char* name) {
+    std::string v = fmt::format("{:.1f}", static_cast<double>(b) / unit);
+    if (v.size() > 2 && v.compare(v.size() - 2, 2, ".0") == 0) v.resize(v.size() - 2);
+    return v + " " + name;
+  };
+  if (bytes >= (1ull << 30)) return scaled(bytes, 1024.0 * 1024 * 1024, "GB");
+  if (bytes >= (1ull << 20)) return scaled(bytes, 1024.0 * 1024, "MB");
+  return scaled(bytes, 1024.0, "KB");
+}
+
+namespace {
+
+std::string FormatUptime(uint64_t secs) {
+  uint64_t days = secs / 86400;
+  std::string hms = fmt::format("{:02}:{:02}:{:02}", (secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+  return days ? fmt::format("{} days, {}", days, hms) : hms;
+}
+
+std::string FormatDate(int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a %b %e %T UTC %Y", &tm);
+  return buf;
+}
+
+}  // namespace
+
+std::string RenderSysText(const SysResult& r) {
+  std::string out;
+  if (r.taint_only) {
+    out += fmt::format("TAINTED_MASK: {:x}  {}\n", r.taint_mask, r.taint_letters);
+  } else {
+    auto row = [&](std::string_view label, std::string_view value) {
+      out += fmt::format("{:>12}: {}\n", label, value);
+    };
+    row("KERNEL", r.kernel + (r.tainted ? "  [TAINTED]" : ""));
+    std::string files;
+    for (const auto& f : r.dumpfiles) files += (files.empty() ? "" : " ") + f;
+    row("DUMPFILE", files + (r.partial ? "  [PARTIAL DUMP]" : ""));
+    row("CPUS", r.offline_cpus > 0 ? fmt::format("{} [OFFLINE: {}]", r.cpus, r.offline_cpus)
+                                   : fmt::format("{}", r.cpus));
+    row("DATE", r.crash_time ? FormatDate(*r.crash_time) : "(unknown)");
+    row("UPTIME", r.uptime_seconds ? FormatUptime(*r.uptime_seconds) : "(unknown)");
+    row("LOAD AVERAGE", r.load_average);
+    row("TASKS", fmt::format("{}", r.tasks));
+    row("NODENAME", r.nodename);
+    row("RELEASE", r.release);
+    row("VERSION", r.version);
+    row("MACHINE", r.mhz ? fmt::format("{}  ({} Mhz)", r.machine, r.mhz) : r.machine);
+    row("MEMORY", FormatMemorySize(r.memory_bytes));
+    if (!r.panic.empty()) row("PANIC", "\"" + r.panic + (r.panic.back() == ')' ? "" : "\""));
+  }
+  for (const auto& w : r.warnings) out += fmt::format("sys: warning: {}\n", w);
+  return out;
+}
+
+nlohmann::ordered_json RenderSysJson(const SysResult& r) {
+  nlohmann::ordered_json j;
+  j["taint_mask"] = r.taint_mask;
+  j["taint_flags"] = r.taint_letters;
+  if (!r.taint_only) {
+    j["kernel"] = r.kernel;
+    j["dumpfiles"] = r.dumpfiles;
+    j["partial_dump"] = r.partial;
+    j["cpus"] = r.cpus;
+    j["offline_cpus"] = r.offline_cpus;
+    j["crash_time"] = r.crash_time ? nlohmann::ordered_json(*r.crash_time) : nlohmann::ordered_json(nullptr);
+    j["uptime_seconds"] = r.uptime_seconds ? nlohmann::ordered_json(*r.uptime_seconds) : nlohmann::ordered_json(nullptr);
+    j["hz"] = r.hz;
+    j["hz_source"] = r.hz_source;
+    j["load_average"] = r.load_average;
+    j["tasks"] = r.tasks;
+    j["nodename"] = r.nodename;
+    j["release"] = r.release;
+    j["version"] = r.version;
+    j["machine"] = r.machine;
+    j["mhz"] = r.mhz;
+    j["memory_bytes"] = r.memory_bytes;
+    j["panic"] = r.panic;
+    j["panic_cpu"] = r.panic_cpu;
+  }
+  j["warnings"] = r.warnings;
+  return j;
+}
 
 nlohmann::ordered_json TaskJson(const TaskInfo& t) {
   nlohmann::ordered_json j;

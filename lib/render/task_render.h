@@ -6,11 +6,16 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/commands/ps.h"
+#include "lib/commands/sys.h"
 
 namespace coroner {
 
 std::string RenderPsText(const PsResult& r);
 nlohmann::ordered_json RenderPsJson(const PsResult& r);
+std::string RenderSysText(const SysResult& r);
+nlohmann::ordered_json RenderSysJson(const SysResult& r);
+// crash's size format: "767.5 MB", "2 GB".
+std::string FormatMemorySize(uint64_t bytes);
 nlohmann::ordered_json TaskJson(const TaskInfo& t);
 
 }  // namespace coroner

@@ -1,0 +1,48 @@
+// `sys`: crash's summary block (KERNEL, DUMPFILE, CPUS, DATE, UPTIME, LOAD AVERAGE, TASKS,
+// NODENAME, RELEASE, VERSION, MACHINE, MEMORY, PANIC), and `sys -t` (the taint flags).
+// Everything comes from the dump: no vmlinux needed.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/commands/session.h"
+#include "lib/kernel/printk.h"
+
+namespace coroner {
+
+struct SysResult {
+  bool taint_only = false;  // sys -t
+  std::string kernel;       // the vmlinux, or where symbols and types came from
+  bool tainted = false;
+  uint64_t taint_mask = 0;
+  std::string taint_letters;
+  std::vector<std::string> dumpfiles;
+  bool partial = false;
+  int cpus = 0;
+  int offline_cpus = 0;
+  std::optional<int64_t> crash_time;   // seconds since the epoch
+  std::optional<uint64_t> uptime_seconds;
+  int hz = 0;
+  std::string hz_source;
+  std::string load_average;            // "0.30, 0.07, 0.02"
+  size_t tasks = 0;
+  std::string nodename, release, version, machine;
+  uint64_t mhz = 0;
+  uint64_t memory_bytes = 0;
+  std::string panic;                   // the panic message, "" if none found
+  int panic_cpu = -1;
+  std::vector<std::string> warnings;   // rows that could not be read, and why
+};
+
+Result<SysResult> RunSys(const Session& s, const std::vector<std::string>& args);
+
+// The kernel's taint letters for a tainted_mask ("E" for 0x2000), as /proc/sys/kernel/tainted.
+std::string TaintLetters(uint64_t mask);
+
+// The panic message from the kernel log: the "Kernel panic - not syncing" line, else the first
+// oops/BUG line with "(check log for details)" as crash prints it; "" if none.
+std::string FindPanicMessage(const PrintkLog& log);
+
+}  // namespace coroner

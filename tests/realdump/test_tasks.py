@@ -1,0 +1,202 @@
+"""`ps` and `sys` from the dump alone, against the guest's own view saved just before the crash
+(guest-view/ps.txt, threads.txt, uname.txt, tainted.txt, crash-time.txt), against the kernel's
+console log (the panicking CPU, PID and command), and against crash 8.0.2's layout on 5.10.
+
+Between the guest's snapshot and the crash the guest unmounts its scratch ext4 disk (its jbd2
+and ext4 kthreads exit) and its shell loop starts one more `sleep`; those are the only tasks
+allowed to differ, and the test names them.
+"""
+import json
+import re
+import unittest
+
+from common import crash_commands, require_dumps, run
+
+# The forms that keep slab pages on every kernel (makedumpfile 1.7.2 -d 31 drops them on 6.12+).
+TASK_FORMS = ["vmcore.elf", "vmcore.kdump-zlib-d23"]
+
+
+def guest_tasks(d):
+    """tid -> (tgid, comm) from threads.txt, pid -> ppid from ps.txt."""
+    threads = {}
+    for line in (d / "guest-view/threads.txt").read_text().splitlines()[1:]:
+        tgid, tid, _state, comm = line.split(None, 3)
+        threads[int(tid)] = (int(tgid), comm)
+    ppids = {}
+    for line in (d / "guest-view/ps.txt").read_text().splitlines()[1:]:
+        pid, ppid, _state, _comm = line.split(None, 3)
+        ppids[int(pid)] = int(ppid)
+    extra = dict(kv.split("=") for kv in (d / "guest-view/extra-pids.txt").read_text().split())
+    return threads, ppids, {k: int(v) for k, v in extra.items()}
+
+
+def ps_json(d, form):
+    return json.loads(run([d / form, "--json", "-c", "ps"]).stdout)["tasks"]
+
+
+class PsAgainstGuest(unittest.TestCase):
+    def setUp(self):
+        self.dirs = require_dumps(self)
+
+    def test_same_tasks_as_the_guest(self):
+        for d in self.dirs:
+            threads, ppids, extra = guest_tasks(d)
+            for form in TASK_FORMS:
+                with self.subTest(kernel=d.name, form=form):
+                    tasks = ps_json(d, form)
+                    ours = {t["pid"]: t for t in tasks if t["pid"] != 0}
+                    only_guest = set(threads) - set(ours)
+                    only_ours = set(ours) - set(threads)
+                    # The ext4 kthreads of the scratch disk, unmounted after the snapshot.
+                    for pid in only_guest:
+                        self.assertRegex(threads[pid][1], r"^(jbd2/|ext4|kworker/R-ext4)", pid)
+                    # The `sleep` the guest's shell loop started after the snapshot.
+                    for pid in only_ours:
+                        self.assertEqual((ours[pid]["comm"], ours[pid]["ppid"]), ("sleep", extra["loop"]))
+                    self.assertLessEqual(len(only_guest) + len(only_ours), 4)
+                    for pid in set(threads) & set(ours):
+                        tgid, comm = threads[pid]
+                        self.assertEqual(ours[pid]["tgid"], tgid, pid)
+                        # /proc shows a kthread's full name and a kworker's current work queue;
+                        # task_struct.comm is its first 15 bytes.
+                        if not comm.startswith("kworker"):
+                            self.assertTrue(comm.startswith(ours[pid]["comm"]), (pid, comm, ours[pid]["comm"]))
+                            self.assertEqual(ours[pid]["comm"], comm[:15])
+                        if pid in ppids:
+                            self.assertEqual(ours[pid]["ppid"], ppids[pid], pid)
+                    # The helper process and the named tasks are there with their commands.
+                    self.assertEqual(ours[extra["helper"]]["comm"], "helper")
+                    self.assertEqual(ours[1]["comm"], "init")
+                    # One idle task per CPU, all pid 0, and the first is init_task (swapper/0).
+                    idle = [t for t in tasks if t["pid"] == 0]
+                    self.assertEqual([t["comm"] for t in idle], ["swapper/0", "swapper/1"])
+
+    def test_helper_memory_matches_proc_status(self):
+        for d in self.dirs:
+            _threads, _ppids, extra = guest_tasks(d)
+            status = (d / "guest-view/helper-status.txt").read_text()
+            vmsize = int(re.search(r"VmSize:\s+(\d+) kB", status).group(1))
+            vmrss = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1))
+            with self.subTest(kernel=d.name):
+                helper = next(t for t in ps_json(d, "vmcore.elf") if t["pid"] == extra["helper"])
+                self.assertEqual(helper["vsz_kb"], vmsize)
+                # The helper keeps running between the snapshot and the crash; RSS moves a little.
+                self.assertLess(abs(helper["rss_kb"] - vmrss), vmrss * 0.1, (helper["rss_kb"], vmrss))
+
+    def test_active_task_is_the_panicking_one(self):
+        for d in self.dirs:
+            console = (d / "console.log").read_text(errors="replace")
+            m = re.search(r"CPU: (\d+) (?:UID: \d+ )?PID: (\d+) Comm: (\S+)", console)
+            with self.subTest(kernel=d.name):
+                self.assertIsNotNone(m)
+                cpu, pid, comm = int(m.group(1)), int(m.group(2)), m.group(3)
+                tasks = ps_json(d, "vmcore.elf")
+                active = {t["cpu"]: t for t in tasks if t["active"]}
+                self.assertEqual(sorted(active), [0, 1])
+                self.assertEqual((active[cpu]["pid"], active[cpu]["comm"]), (pid, comm))
+                text = run([d / "vmcore.elf", "-c", "ps"]).stdout.splitlines()
+                self.assertEqual(sum(1 for l in text if l.startswith(">")), 2)
+
+    def test_ps_count_equals_sys_tasks(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                tasks = ps_json(d, "vmcore.elf")
+                sys = json.loads(run([d / "vmcore.elf", "--json", "-c", "sys"]).stdout)
+                self.assertEqual(sys["tasks"], len(tasks))
+
+    def test_selectors(self):
+        d = self.dirs[0]
+        _threads, _ppids, extra = guest_tasks(d)
+        out = run([d / "vmcore.elf", "-c", f"ps {extra['helper']}"]).stdout.splitlines()
+        self.assertEqual(len(out), 2)
+        self.assertTrue(out[1].endswith("  helper"))
+        out = run([d / "vmcore.elf", "-c", "ps -k kthreadd"]).stdout.splitlines()
+        self.assertEqual(out[1].split()[0], "2")
+        self.assertTrue(out[1].endswith("[kthreadd]"))
+        out = run([d / "vmcore.elf", "-c", "ps -u"]).stdout
+        self.assertNotIn("[", out)
+        out = run([d / "vmcore.elf", "-c", "ps -p " + str(extra["helper"])]).stdout.splitlines()
+        self.assertEqual([l.split()[1] for l in out], ["0", "1", str(extra["helper"])])
+        p = run([d / "vmcore.elf", "-c", "ps 99999"], check=False)
+        self.assertIn("invalid task or pid value: 99999", p.stdout + p.stderr)
+
+
+class SysAgainstGuest(unittest.TestCase):
+    def setUp(self):
+        self.dirs = require_dumps(self)
+
+    def test_sys_fields(self):
+        for d in self.dirs:
+            uname = (d / "guest-view/uname.txt").read_text().split()
+            version = (d / "guest-view/version.txt").read_text()
+            with self.subTest(kernel=d.name):
+                s = json.loads(run([d / "vmcore.kdump-zlib", "--json", "-c", "sys"]).stdout)
+                self.assertEqual(s["release"], uname[2])
+                self.assertEqual(s["nodename"], uname[1])
+                self.assertIn(s["version"], version)
+                self.assertEqual(s["machine"], "x86_64")
+                self.assertEqual(s["cpus"], 2)
+                self.assertEqual(s["hz"], 250)  # CONFIG_HZ=250 in every Debian kernel here
+                self.assertIn("CONFIG_HZ=250", (d / "config").read_text())
+                self.assertEqual(s["panic"], "Kernel panic - not syncing: sysrq triggered crash")
+                # The guest's uptime at the snapshot is a lower bound for uptime at the crash.
+                up = float((d / "guest-view/uptime.txt").read_text().split()[0])
+                self.assertGreaterEqual(s["uptime_seconds"] + 1, up)
+                self.assertLess(s["uptime_seconds"], up + 60)
+                self.assertEqual(s["taint_mask"], int((d / "guest-view/tainted.txt").read_text()))
+                # Every zone's present pages, as /proc/zoneinfo counts them.
+                zoneinfo = (d / "guest-view/zoneinfo.txt").read_text()
+                present = sum(int(x) for x in re.findall(r"^\s+present\s+(\d+)", zoneinfo, re.M))
+                self.assertEqual(s["memory_bytes"], present * 4096)
+                self.assertRegex(s["load_average"], r"^\d+\.\d\d, \d+\.\d\d, \d+\.\d\d$")
+
+    def test_layout_equals_crash_on_5_10(self):
+        """crash 8.0.2 is right about sys on 5.10; on 6.1 it counts 3 tasks (we count all)."""
+        for d in self.dirs:
+            if not d.name.startswith(("5.10", "6.1-4level")):
+                continue
+            with self.subTest(kernel=d.name):
+                ours = run([d / "vmcore.kdump-zlib", "-c", "sys"]).stdout.splitlines()
+                theirs = [l for l in crash_commands(d, ["sys"]).splitlines() if ": " in l and not l.startswith("WARNING")]
+                skip = ("KERNEL", "DUMPFILE")
+                if d.name.startswith("6.1"):
+                    skip += ("TASKS",)  # crash 8.0.2: "TASKS: 3" on 6.1
+                    ps = json.loads(run([d / "vmcore.kdump-zlib", "--json", "-c", "ps"]).stdout)["tasks"]
+                    tasks = [l for l in theirs if l.strip().startswith("TASKS")][0]
+                    self.assertEqual(tasks.split()[-1], "3")
+                    self.assertGreater(len(ps), 50)
+                keep = lambda ls: [l for l in ls if l.split(":")[0].strip() not in skip]
+                self.assertEqual(keep(ours), keep(theirs))
+                self.assertTrue(ours[1].endswith("vmcore.kdump-zlib  [PARTIAL DUMP]"))
+
+
+class PsAgainstCrash(unittest.TestCase):
+    """Column for column with crash 8.0.2 on 5.10, except RSS and %MEM, where crash leaves out
+    shmem pages (MM_SHMEMPAGES): the guest's VmRSS for the helper is RssAnon + RssFile + RssShmem,
+    and coroner's RSS matches it (test_helper_memory_matches_proc_status) while crash's is RssAnon
+    + RssFile only."""
+
+    def setUp(self):
+        self.dirs = [d for d in require_dumps(self) if d.name.startswith("5.10")]
+
+    def test_ps_columns(self):
+        for d in self.dirs:
+            crash = crash_commands(d, ["ps"]).splitlines()
+            ours = run([d / "vmcore.kdump-zlib", "-c", "ps"]).stdout.splitlines()
+            start = next(i for i, l in enumerate(crash) if l.lstrip().startswith("PID    PPID"))
+            crash = crash[start:]
+            self.assertEqual(len(ours), len(crash))
+            self.assertEqual(ours[0], crash[0])
+            cols = lambda l: (l[:44], l[50:59], l[68:])  # all but %MEM and RSS
+            for a, b in zip(ours, crash):
+                self.assertEqual(cols(a), cols(b))
+                if "[" in a:  # kernel threads: no memory at all
+                    self.assertEqual(a, b)
+            status = (d / "guest-view/helper-status.txt").read_text()
+            anon_file = sum(int(re.search(rf"{k}:\s+(\d+) kB", status).group(1)) for k in ("RssAnon", "RssFile"))
+            helper = [l for l in crash if l.endswith("  helper")][0]
+            self.assertLess(abs(int(helper.split()[7]) - anon_file), 64)
+
+
+if __name__ == "__main__":
+    unittest.main()
