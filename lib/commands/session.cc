@@ -90,6 +90,19 @@ Result<const TaskList*> Session::Tasks() const {
   return &*tasks_;
 }
 
+Result<const OrcTable*> Session::Orc() const {
+  if (orc_) return &*orc_;
+  if (orc_error_) return *orc_error_;
+  CORONER_TRY(const Kernel* k, GetKernel());
+  auto t = OrcTable::Load(*k);
+  if (!t) {
+    orc_error_ = std::move(t).error().WithContext("reading the ORC unwind tables");
+    return *orc_error_;
+  }
+  orc_ = std::move(*t);
+  return &*orc_;
+}
+
 std::string Session::SourcesDescription() const {
   std::string out;
   out += kmem_ ? fmt::format("page tables from VMCOREINFO ({}-level)", kmem_->five_level() ? 5 : 4)

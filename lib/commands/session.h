@@ -16,6 +16,7 @@
 #include "lib/debuginfo/types.h"
 #include "lib/dump/dump.h"
 #include "lib/kernel/kernel.h"
+#include "lib/kernel/orc.h"
 #include "lib/kernel/tasks.h"
 #include "lib/memory/kernel_memory.h"
 
@@ -41,6 +42,8 @@ class Session {
   Result<const Kernel*> GetKernel() const;
   // Every task, read once (ps, sys, bt, foreach share it).
   Result<const TaskList*> Tasks() const;
+  // The kernel's ORC unwind tables, read from memory once.
+  Result<const OrcTable*> Orc() const;
   // Where symbols and types come from, for the banner.
   std::string SourcesDescription() const;
 
@@ -63,6 +66,8 @@ class Session {
   mutable std::optional<uint64_t> page_offset_base_;
   mutable std::unique_ptr<Kernel> kernel_;
   mutable std::optional<TaskList> tasks_;
+  mutable std::optional<OrcTable> orc_;
+  mutable std::optional<Error> orc_error_;
   mutable std::optional<Error> tasks_error_;
   mutable int value_number_ = 0;
   mutable std::string page_offset_source_;

@@ -72,6 +72,8 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"ps", {Make(RunPs, RenderPsText, RenderPsJson),
                "tasks: ps [-k|-u] [-G] [-p|-c] [PID|TASK|COMMAND]..."}},
       {"sys", {Make(RunSys, RenderSysText, RenderSysJson), "system summary: sys [-t]"}},
+      {"bt", {Make(RunBt, RenderBtText, RenderBtJson),
+               "backtrace (ORC from the dump): bt [-a] [-c CPU] [-s] [PID|TASK]..."}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);

@@ -162,4 +162,93 @@ nlohmann::ordered_json RenderPsJson(const PsResult& r) {
   return j;
 }
 
+std::string RenderRegisterBlock(const PtRegs& r) {
+  return fmt::format(
+      "    RIP: {:016x}  RSP: {:016x}  RFLAGS: {:08x}\n"
+      "    RAX: {:016x}  RBX: {:016x}  RCX: {:016x}\n"
+      "    RDX: {:016x}  RSI: {:016x}  RDI: {:016x}\n"
+      "    RBP: {:016x}   R8: {:016x}   R9: {:016x}\n"
+      "    R10: {:016x}  R11: {:016x}  R12: {:016x}\n"
+      "    R13: {:016x}  R14: {:016x}  R15: {:016x}\n"
+      "    ORIG_RAX: {:016x}  CS: {:04x}  SS: {:04x}\n",
+      r[kIp], r[kSp], r[kFlags], r[kAx], r[kBx], r[kCx], r[kDx], r[kSi], r[kDi], r[kBp], r[kR8],
+      r[kR9], r[kR10], r[kR11], r[kR12], r[kR13], r[kR14], r[kR15], r[kOrigAx], r[kCs], r[kSs]);
+}
+
+namespace {
+
+std::string SymOff(const BtFrame& f) {
+  if (f.symbol.empty()) return "unknown or invalid address";
+  return f.offset ? fmt::format("{}+{}", f.symbol, f.offset) : f.symbol;
+}
+
+}  // namespace
+
+std::string RenderBtText(const BtResult& r) {
+  std::string out;
+  bool first = true;
+  for (const BtTask& t : r.tasks) {
+    if (!first) out += "\n";
+    first = false;
+    out += fmt::format("PID: {:<8} TASK: {:016x}  CPU: {:<4} COMMAND: \"{}\"\n", t.task.pid, t.task.task,
+                       t.task.cpu, t.task.comm);
+    if (!t.error.empty()) {
+      out += fmt::format("bt: cannot start the backtrace: {}\n", t.error);
+      continue;
+    }
+    for (size_t i = 0; i < t.frames.size(); ++i) {
+      const BtFrame& f = t.frames[i];
+      if (f.frame.exception) {
+        out += fmt::format("    [exception RIP: {}]\n", SymOff(f));
+        out += RenderRegisterBlock(*f.frame.exception);
+      }
+      if (!f.frame.left_stack.empty()) out += fmt::format("--- <{} stack> ---\n", f.frame.left_stack);
+      std::string name = f.symbol.empty() ? "(unknown)" : (r.offsets ? SymOff(f) : f.symbol);
+      if (f.frame.scanned && !f.frame.verified) name = "? " + name;
+      out += fmt::format("{:>3} [{:016x}] {} at {:016x}\n", fmt::format("#{}", i), f.frame.slot, name, f.frame.ip);
+    }
+    if (t.user_regs) out += RenderRegisterBlock(*t.user_regs);
+    if (!t.stopped.empty()) out += fmt::format("bt: unwinding stopped: {}\n", t.stopped);
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderBtJson(const BtResult& r) {
+  using json = nlohmann::ordered_json;
+  auto regs_json = [](const PtRegs& p) {
+    static constexpr const char* kNames[] = {"r15", "r14", "r13", "r12", "rbp", "rbx", "r11",
+                                             "r10", "r9",  "r8",  "rax", "rcx", "rdx", "rsi",
+                                             "rdi", "orig_rax", "rip", "cs", "rflags", "rsp", "ss"};
+    json j;
+    for (size_t i = 0; i < kNumPtRegs; ++i) j[kNames[i]] = fmt::format("{:#x}", p.r[i]);
+    return j;
+  };
+  json tasks = json::array();
+  for (const BtTask& t : r.tasks) {
+    json jt = TaskJson(t.task);
+    jt["start"] = t.start;
+    json frames = json::array();
+    for (const BtFrame& f : t.frames) {
+      json jf;
+      jf["ip"] = fmt::format("{:#x}", f.frame.ip);
+      jf["stack"] = fmt::format("{:#x}", f.frame.slot);
+      jf["symbol"] = f.symbol.empty() ? json(nullptr) : json(f.symbol);
+      jf["offset"] = f.offset;
+      if (f.frame.exception) jf["exception_regs"] = regs_json(*f.frame.exception);
+      if (!f.frame.left_stack.empty()) jf["left_stack"] = f.frame.left_stack;
+      jf["scanned"] = f.frame.scanned;
+      jf["reliable"] = !f.frame.scanned || f.frame.verified;
+      frames.push_back(jf);
+    }
+    jt["frames"] = frames;
+    jt["user_regs"] = t.user_regs ? regs_json(*t.user_regs) : json(nullptr);
+    jt["stopped"] = t.stopped.empty() ? json(nullptr) : json(t.stopped);
+    jt["error"] = t.error.empty() ? json(nullptr) : json(t.error);
+    tasks.push_back(jt);
+  }
+  json j;
+  j["tasks"] = tasks;
+  return j;
+}
+
 }  // namespace coroner

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lib/commands/bt.h"
 #include "lib/commands/ps.h"
 #include "lib/commands/sys.h"
 
@@ -16,6 +17,10 @@ std::string RenderSysText(const SysResult& r);
 nlohmann::ordered_json RenderSysJson(const SysResult& r);
 // crash's size format: "767.5 MB", "2 GB".
 std::string FormatMemorySize(uint64_t bytes);
+std::string RenderBtText(const BtResult& r);
+nlohmann::ordered_json RenderBtJson(const BtResult& r);
+// crash's register block (RIP RSP RFLAGS / RAX RBX RCX / ... / ORIG_RAX CS SS), 4 spaces in.
+std::string RenderRegisterBlock(const PtRegs& r);
 nlohmann::ordered_json TaskJson(const TaskInfo& t);
 
 }  // namespace coroner

@@ -1,0 +1,156 @@
+#include "lib/commands/bt.h"
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+
+#include "lib/arch/x86_64.h"
+
+namespace coroner {
+namespace {
+
+// PRSTATUS notes, one per CPU in CPU order, as the kernel's crash_save_cpu writes them.
+std::vector<CpuRegisters> PrstatusNotes(const Session& s) {
+  std::vector<CpuRegisters> out;
+  for (const ElfNote& n : s.dump().info.notes) {
+    if (auto r = DecodeX86_64Prstatus(n)) out.push_back(std::move(*r));
+  }
+  return out;
+}
+
+PtRegs FromPrstatus(const CpuRegisters& c) {
+  static constexpr std::pair<const char*, PtReg> kMap[] = {
+      {"r15", kR15}, {"r14", kR14}, {"r13", kR13}, {"r12", kR12}, {"rbp", kBp}, {"rbx", kBx},
+      {"r11", kR11}, {"r10", kR10}, {"r9", kR9},   {"r8", kR8},   {"rax", kAx}, {"rcx", kCx},
+      {"rdx", kDx},  {"rsi", kSi},  {"rdi", kDi},  {"orig_rax", kOrigAx}, {"rip", kIp},
+      {"cs", kCs},   {"eflags", kFlags}, {"rsp", kSp}, {"ss", kSs}};
+  PtRegs r;
+  for (const auto& [name, idx] : kMap) r.r[static_cast<size_t>(idx)] = c.Get(name).value_or(0);
+  return r;
+}
+
+int PanicCpu(const Kernel& k) {
+  if (auto pc = k.SymbolAddress("panic_cpu")) {
+    if (auto v = k.ReadU32(*pc)) return static_cast<int32_t>(*v);
+  }
+  return -1;
+}
+
+}  // namespace
+
+Result<BtResult> RunBt(const Session& s, const std::vector<std::string>& args) {
+  BtResult r;
+  bool all = false;
+  std::optional<int> cpu_arg;
+  std::vector<std::string> selectors;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-a") {
+      all = true;
+    } else if (a == "-s") {
+      r.offsets = true;
+    } else if (a == "-c") {
+      if (i + 1 >= args.size()) return Error(ErrorCode::kInvalidArgument, "-c needs a CPU number");
+      char* end = nullptr;
+      long v = std::strtol(args[++i].c_str(), &end, 10);
+      if (!end || *end || v < 0) return Error(ErrorCode::kInvalidArgument, fmt::format("bad CPU: {}", args[i]));
+      cpu_arg = static_cast<int>(v);
+    } else if (!a.empty() && a[0] == '-') {
+      return Error(ErrorCode::kUnsupported, fmt::format("option {} is not supported yet", a));
+    } else {
+      selectors.push_back(a);
+    }
+  }
+  CORONER_TRY(const Kernel* k, s.GetKernel());
+  CORONER_TRY(const TaskList* tl, s.Tasks());
+  CORONER_TRY(const OrcTable* orc, s.Orc());
+  CORONER_TRY(const SymbolTable* syms, s.Symbols());
+  std::vector<CpuRegisters> notes = PrstatusNotes(s);
+  int panic_cpu = PanicCpu(*k);
+
+  // Which tasks: -a every CPU's active task, -c one CPU's, arguments, else the panic task.
+  std::vector<const TaskInfo*> chosen;
+  auto active_on = [&](int cpu) -> const TaskInfo* {
+    if (cpu < 0 || static_cast<size_t>(cpu) >= tl->active.size()) return nullptr;
+    return tl->FindTask(tl->active[static_cast<size_t>(cpu)]);
+  };
+  if (all) {
+    for (int c = 0; c < tl->cpus; ++c) {
+      if (const TaskInfo* t = active_on(c)) chosen.push_back(t);
+    }
+  } else if (cpu_arg) {
+    const TaskInfo* t = active_on(*cpu_arg);
+    if (!t) return Error(ErrorCode::kInvalidArgument, fmt::format("no active task on CPU {}", *cpu_arg));
+    chosen.push_back(t);
+  } else if (!selectors.empty()) {
+    for (const std::string& sel : selectors) {
+      char* end = nullptr;
+      uint64_t v = std::strtoull(sel.c_str(), &end, 10);
+      std::vector<const TaskInfo*> hits;
+      if (end && !*end) hits = tl->FindPid(static_cast<int32_t>(v));
+      if (hits.empty()) {
+        v = std::strtoull(sel.c_str(), &end, 16);
+        if (end && !*end) {
+          if (const TaskInfo* t = tl->FindTask(v)) hits.push_back(t);
+        }
+      }
+      if (hits.empty()) return Error(ErrorCode::kNotFound, fmt::format("invalid task or pid value: {}", sel));
+      chosen.insert(chosen.end(), hits.begin(), hits.end());
+    }
+  } else {
+    const TaskInfo* t = active_on(panic_cpu >= 0 ? panic_cpu : 0);
+    if (!t) return Error(ErrorCode::kNotFound, "cannot find the panic task");
+    chosen.push_back(t);
+  }
+
+  for (const TaskInfo* t : chosen) {
+    BtTask bt;
+    bt.task = *t;
+    Result<UnwindStart> start = Error(ErrorCode::kNotFound, "");
+    if (t->active && static_cast<size_t>(t->cpu) < notes.size()) {
+      const CpuRegisters& c = notes[static_cast<size_t>(t->cpu)];
+      UnwindStart us;
+      PtRegs regs = FromPrstatus(c);
+      us.ip = regs[kIp];
+      us.sp = regs[kSp];
+      us.bp = regs[kBp];
+      us.regs = regs;
+      us.signal = true;
+      us.interrupted = t->cpu != panic_cpu;
+      us.task = t->task;
+      us.cpu = t->cpu;
+      start = us;
+      bt.start = fmt::format("PRSTATUS registers of CPU {}", t->cpu);
+    } else {
+      start = BlockedTaskStart(*k, t->task);
+      if (start) start->cpu = t->cpu;
+      bt.start = "saved context (thread.sp)";
+    }
+    if (!start) {
+      bt.error = start.error().ToString();
+      r.tasks.push_back(std::move(bt));
+      continue;
+    }
+    auto unwound = Unwind(*k, *orc, *start);
+    if (!unwound) {
+      bt.error = unwound.error().ToString();
+      r.tasks.push_back(std::move(bt));
+      continue;
+    }
+    for (StackFrame& f : unwound->frames) {
+      BtFrame bf;
+      bf.frame = std::move(f);
+      if (auto m = syms->LookupAddress(bf.frame.ip)) {
+        bf.symbol = std::string(m->symbol->name);
+        bf.offset = m->offset;
+      }
+      bt.frames.push_back(std::move(bf));
+    }
+    bt.user_regs = unwound->user_regs;
+    bt.stopped = unwound->stopped;
+    r.tasks.push_back(std::move(bt));
+  }
+  return r;
+}
+
+}  // namespace coroner

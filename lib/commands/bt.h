@@ -1,0 +1,38 @@
+// `bt`: kernel stack backtraces with the ORC tables in the dump (no vmlinux needed), in crash's
+// layout. The active task of a CPU starts from that CPU's registers in the dump's PRSTATUS note;
+// any other task from its saved context (thread.sp). Options: -a (the active task of every
+// CPU), -c CPU, -s (symbol+offset), PID or task address arguments.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lib/commands/session.h"
+#include "lib/kernel/unwind.h"
+
+namespace coroner {
+
+struct BtFrame {
+  StackFrame frame;
+  std::string symbol;  // "" when no symbol covers the address
+  uint64_t offset = 0;
+};
+
+struct BtTask {
+  TaskInfo task;
+  std::string start;   // "PRSTATUS registers of CPU 1" or "saved context (thread.sp)"
+  std::vector<BtFrame> frames;
+  std::optional<PtRegs> user_regs;
+  std::string stopped;
+  std::string error;   // the backtrace could not start
+};
+
+struct BtResult {
+  bool offsets = false;  // -s
+  std::vector<BtTask> tasks;
+};
+
+Result<BtResult> RunBt(const Session& s, const std::vector<std::string>& args);
+
+}  // namespace coroner
