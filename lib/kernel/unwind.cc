@@ -97,6 +97,7 @@ Result<UnwindStart> BlockedTaskStart(const Kernel& k, uint64_t task) {
   CORONER_TRY(s.bp, k.ReadU64(sp + bp.offset));
   CORONER_TRY(s.ip, k.ReadU64(sp + ret.offset));
   s.sp = sp + frame_size;
+  s.first_slot = sp;
   return s;
 }
 
@@ -110,7 +111,7 @@ Result<Backtrace> Unwind(const Kernel& k, const OrcTable& orc, const UnwindStart
   bool signal = start.signal;
   StackFrame first;
   first.ip = ip;
-  first.slot = start.task && !start.regs ? sp - 8 : sp;
+  first.slot = start.first_slot ? start.first_slot : sp;
   if (start.interrupted && regs) first.exception = regs;
   bt.frames.push_back(first);
   std::string current_stack = stacks.Name(sp);

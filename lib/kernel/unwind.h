@@ -58,6 +58,7 @@ struct UnwindStart {
   std::optional<PtRegs> regs;  // full registers (a PRSTATUS note)
   bool signal = false;         // ip is exact (not a return address)
   bool interrupted = false;    // regs are an interrupted context (an NMI on a non-panic CPU)
+  uint64_t first_slot = 0;     // the bracketed address of frame #0 (crash: thread.sp); 0 = sp
   uint64_t task = 0;           // for the task-stack bounds
   int cpu = -1;                // for the IRQ-stack bounds
 };
