@@ -251,4 +251,32 @@ nlohmann::ordered_json RenderBtJson(const BtResult& r) {
   return j;
 }
 
+std::string RenderModText(const ModResult& r) {
+  size_t w = 4;
+  for (const ModuleInfo& m : r.modules) w = std::max(w, m.name.size());
+  std::string out = fmt::format("     MODULE       {:<{}}        BASE         SIZE  OBJECT FILE\n", "NAME", w);
+  for (const ModuleInfo& m : r.modules) {
+    out += fmt::format("{:016x}  {:<{}}  {:016x}  {:>5}  (not loaded)  [CONFIG_KALLSYMS]\n", m.module,
+                       m.name, w, m.base, m.size);
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderModJson(const ModResult& r) {
+  nlohmann::ordered_json mods = nlohmann::ordered_json::array();
+  for (const ModuleInfo& m : r.modules) {
+    nlohmann::ordered_json j;
+    j["module"] = fmt::format("{:#x}", m.module);
+    j["name"] = m.name;
+    j["base"] = fmt::format("{:#x}", m.base);
+    j["size"] = m.size;
+    j["state"] = m.state;
+    j["taints"] = m.taints;
+    mods.push_back(j);
+  }
+  nlohmann::ordered_json j;
+  j["modules"] = mods;
+  return j;
+}
+
 }  // namespace coroner

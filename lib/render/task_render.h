@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/commands/bt.h"
+#include "lib/commands/mod.h"
 #include "lib/commands/ps.h"
 #include "lib/commands/sys.h"
 
@@ -21,6 +22,8 @@ std::string RenderBtText(const BtResult& r);
 nlohmann::ordered_json RenderBtJson(const BtResult& r);
 // crash's register block (RIP RSP RFLAGS / RAX RBX RCX / ... / ORIG_RAX CS SS), 4 spaces in.
 std::string RenderRegisterBlock(const PtRegs& r);
+std::string RenderModText(const ModResult& r);
+nlohmann::ordered_json RenderModJson(const ModResult& r);
 nlohmann::ordered_json TaskJson(const TaskInfo& t);
 
 }  // namespace coroner

@@ -198,5 +198,28 @@ class PsAgainstCrash(unittest.TestCase):
             self.assertLess(abs(int(helper.split()[7]) - anon_file), 64)
 
 
+class ModAgainstGuest(unittest.TestCase):
+    """`mod` lists what the guest's /proc/modules listed (name, address, size) on every kernel,
+    and is crash 8.0.2's text on 5.10."""
+
+    def setUp(self):
+        self.dirs = require_dumps(self)
+
+    def test_modules(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                guest = set()
+                for line in (d / "guest-view/modules.txt").read_text().splitlines():
+                    f = line.split()
+                    guest.add((f[0], int(f[-1], 16), int(f[1])))
+                mods = json.loads(run([d / "vmcore.kdump-zlib", "--json", "-c", "mod"]).stdout)["modules"]
+                self.assertEqual({(m["name"], int(m["base"], 16), m["size"]) for m in mods}, guest)
+                if d.name.startswith("5.10"):
+                    theirs = crash_commands(d, ["mod"]).splitlines()
+                    start = next(i for i, l in enumerate(theirs) if l.lstrip().startswith("MODULE"))
+                    ours = run([d / "vmcore.kdump-zlib", "-c", "mod"]).stdout.splitlines()
+                    self.assertEqual(ours, theirs[start:start + len(ours)])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,24 @@
+// Loaded modules from the kernel's `modules` list: name, struct module address, where the core
+// text starts and the size /proc/modules reports (core_layout before 6.4, mem[] after).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lib/kernel/kernel.h"
+
+namespace coroner {
+
+struct ModuleInfo {
+  uint64_t module = 0;  // struct module
+  std::string name;
+  uint64_t base = 0;    // core text (the address /proc/modules prints)
+  uint64_t size = 0;    // core size, as /proc/modules
+  uint64_t state = 0;   // MODULE_STATE_LIVE 0, COMING 1, GOING 2, UNFORMED 3
+  uint64_t taints = 0;
+};
+
+Result<std::vector<ModuleInfo>> ReadModules(const Kernel& k);
+
+}  // namespace coroner
