@@ -172,6 +172,21 @@ Result<std::string> Kernel::ReadCharArray(uint64_t addr, std::string_view struct
   return s;
 }
 
+Result<int64_t> Kernel::EnumValue(std::string_view enumerator) const {
+  if (enumerators_.empty()) {
+    for (TypeId id = 1; id < types_.size(); ++id) {
+      const Type& t = types_.Get(id);
+      if (t.kind != TypeKind::kEnum) continue;
+      for (const TypeEnumerator& e : t.enumerators) enumerators_.emplace(e.name, e.value);
+    }
+  }
+  auto it = enumerators_.find(enumerator);
+  if (it == enumerators_.end()) {
+    return Error(ErrorCode::kNotFound, fmt::format("the kernel's types have no enumerator {}", enumerator));
+  }
+  return it->second;
+}
+
 Result<int> Kernel::PossibleCpus() const {
   if (possible_cpus_) return *possible_cpus_;
   CORONER_TRY(uint64_t offsets, SymbolAddress("__per_cpu_offset"));

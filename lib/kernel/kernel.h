@@ -64,6 +64,9 @@ class Kernel {
   // The address of a member (addr + offset).
   Result<uint64_t> FieldAddress(uint64_t addr, std::string_view struct_name, std::string_view path) const;
 
+  // The value of an enumerator of any enum in the types ("NR_FREE_PAGES").
+  Result<int64_t> EnumValue(std::string_view enumerator) const;
+
   Result<uint64_t> ReadU64(uint64_t addr) const { return mem_.ReadU64(addr); }
   Result<uint32_t> ReadU32(uint64_t addr) const { return mem_.ReadU32(addr); }
   Result<uint64_t> ReadUnsigned(uint64_t addr, uint64_t size) const;
@@ -87,6 +90,7 @@ class Kernel {
   const SymbolTable& syms_;
   mutable std::map<std::string, std::optional<Field>, std::less<>> fields_;
   mutable std::optional<int> possible_cpus_;
+  mutable std::map<std::string, int64_t, std::less<>> enumerators_;
   mutable std::vector<uint64_t> percpu_offsets_;
 };
 

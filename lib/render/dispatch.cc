@@ -75,6 +75,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"bt", {Make(RunBt, RenderBtText, RenderBtJson),
                "backtrace (ORC from the dump): bt [-a] [-c CPU] [-s] [PID|TASK]..."}},
       {"mod", {Make(RunMod, RenderModText, RenderModJson), "loaded modules: mod"}},
+      {"kmem", {Make(RunKmem, RenderKmemText, RenderKmemJson), "memory summary: kmem -i"}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);

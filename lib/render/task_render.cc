@@ -279,4 +279,60 @@ nlohmann::ordered_json RenderModJson(const ModResult& r) {
   return j;
 }
 
+namespace {
+
+// crash's TOTAL column: "534.2 MB", "4 KB", "0".
+std::string PagesSize(uint64_t pages) { return pages ? FormatMemorySize(pages * 4096) : "0"; }
+
+}  // namespace
+
+std::string RenderKmemText(const KmemResult& r) {
+  const KmemInfo& m = r.info;
+  std::string out = "                 PAGES        TOTAL      PERCENTAGE\n";
+  auto row = [&](std::string_view label, uint64_t pages, std::optional<uint64_t> of, std::string_view of_name) {
+    std::string pct = of ? fmt::format("{:>3}% of {}", *of ? pages * 100 / *of : 0, of_name) : "       ----";
+    out += fmt::format("{:>13}  {:>7}  {:>11}  {}\n", label, pages, PagesSize(pages), pct);
+  };
+  row("TOTAL MEM", m.total, std::nullopt, "");
+  row("FREE", m.free, m.total, "TOTAL MEM");
+  row("USED", m.total > m.free ? m.total - m.free : 0, m.total, "TOTAL MEM");
+  row("SHARED", m.shared, m.total, "TOTAL MEM");
+  row("BUFFERS", m.buffers, m.total, "TOTAL MEM");
+  row("CACHED", m.cached, m.total, "TOTAL MEM");
+  row("SLAB", m.slab, m.total, "TOTAL MEM");
+  out += "\n";
+  row("TOTAL HUGE", m.huge_total, std::nullopt, "");
+  row("HUGE FREE", m.huge_free, m.huge_total, "TOTAL HUGE");
+  out += "\n";
+  row("TOTAL SWAP", m.swap_total, std::nullopt, "");
+  row("SWAP USED", m.swap_total > m.swap_free ? m.swap_total - m.swap_free : 0, m.swap_total, "TOTAL SWAP");
+  row("SWAP FREE", m.swap_free, m.swap_total, "TOTAL SWAP");
+  out += "\n";
+  row("COMMIT LIMIT", m.commit_limit, std::nullopt, "");
+  row("COMMITTED", m.committed, m.commit_limit, "TOTAL LIMIT");
+  for (const auto& w : m.warnings) out += fmt::format("kmem: warning: {}\n", w);
+  return out;
+}
+
+nlohmann::ordered_json RenderKmemJson(const KmemResult& r) {
+  const KmemInfo& m = r.info;
+  nlohmann::ordered_json j;
+  j["page_size"] = 4096;
+  j["total_pages"] = m.total;
+  j["free_pages"] = m.free;
+  j["used_pages"] = m.total > m.free ? m.total - m.free : 0;
+  j["shared_pages"] = m.shared;
+  j["buffers_pages"] = m.buffers;
+  j["cached_pages"] = m.cached;
+  j["slab_pages"] = m.slab;
+  j["huge_total_pages"] = m.huge_total;
+  j["huge_free_pages"] = m.huge_free;
+  j["swap_total_pages"] = m.swap_total;
+  j["swap_free_pages"] = m.swap_free;
+  j["commit_limit_pages"] = m.commit_limit;
+  j["committed_pages"] = m.committed;
+  j["warnings"] = m.warnings;
+  return j;
+}
+
 }  // namespace coroner

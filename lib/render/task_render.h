@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lib/commands/bt.h"
+#include "lib/commands/kmem.h"
 #include "lib/commands/mod.h"
 #include "lib/commands/ps.h"
 #include "lib/commands/sys.h"
@@ -24,6 +25,8 @@ nlohmann::ordered_json RenderBtJson(const BtResult& r);
 std::string RenderRegisterBlock(const PtRegs& r);
 std::string RenderModText(const ModResult& r);
 nlohmann::ordered_json RenderModJson(const ModResult& r);
+std::string RenderKmemText(const KmemResult& r);
+nlohmann::ordered_json RenderKmemJson(const KmemResult& r);
 nlohmann::ordered_json TaskJson(const TaskInfo& t);
 
 }  // namespace coroner

@@ -1,0 +1,155 @@
+#include "lib/commands/kmem.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+namespace coroner {
+namespace {
+
+constexpr uint64_t kPageSize = 4096;
+
+// One element of vm_zone_stat / vm_node_stat (atomic_long_t[]), by enumerator name.
+Result<int64_t> VmStat(const Kernel& k, std::string_view array, std::string_view item) {
+  CORONER_TRY(int64_t idx, k.EnumValue(item));
+  CORONER_TRY(uint64_t base, k.SymbolAddress(array));
+  CORONER_TRY(uint64_t v, k.ReadU64(base + 8 * static_cast<uint64_t>(idx)));
+  return static_cast<int64_t>(v);
+}
+
+// A percpu_counter's full value: count plus every CPU's unfolded delta.
+Result<int64_t> PercpuCounterSum(const Kernel& k, uint64_t counter) {
+  CORONER_TRY(int64_t count, k.ReadSignedField(counter, "percpu_counter", "count"));
+  CORONER_TRY(uint64_t counters, k.ReadField(counter, "percpu_counter", "counters"));
+  CORONER_TRY(int cpus, k.PossibleCpus());
+  for (int cpu = 0; cpu < cpus && counters; ++cpu) {
+    CORONER_TRY(uint64_t off, k.PerCpuOffset(cpu));
+    CORONER_TRY(uint32_t d, k.ReadU32(counters + off));
+    count += static_cast<int32_t>(d);
+  }
+  return count;
+}
+
+uint64_t Positive(int64_t v) { return v > 0 ? static_cast<uint64_t>(v) : 0; }
+
+// nr_blockdev_pages(): the page cache of every block-device inode.
+Result<uint64_t> BlockdevPages(const Kernel& k) {
+  CORONER_TRY(uint64_t sbp, k.SymbolAddress("blockdev_superblock"));
+  CORONER_TRY(uint64_t sb, k.ReadU64(sbp));
+  CORONER_TRY(uint64_t head, k.FieldAddress(sb, "super_block", "s_inodes"));
+  CORONER_TRY(auto inodes, k.ListEntries(head, "inode", "i_sb_list"));
+  uint64_t pages = 0;
+  for (uint64_t inode : inodes) {
+    CORONER_TRY(uint64_t mapping, k.ReadField(inode, "inode", "i_mapping"));
+    if (!mapping) continue;
+    CORONER_TRY(uint64_t n, k.ReadField(mapping, "address_space", "nrpages"));
+    pages += n;
+  }
+  return pages;
+}
+
+// crash's SHARED: pages, other than reserved ones, whose reference count is above one, from
+// every struct page.
+Result<uint64_t> SharedPages(const Kernel& k) {
+  CORONER_TRY(uint64_t vmemmap_sym, k.SymbolAddress("vmemmap_base"));
+  CORONER_TRY(uint64_t vmemmap, k.ReadU64(vmemmap_sym));
+  CORONER_TRY(uint64_t max_pfn_sym, k.SymbolAddress("max_pfn"));
+  CORONER_TRY(uint64_t max_pfn, k.ReadU64(max_pfn_sym));
+  CORONER_TRY(uint64_t page_size, k.SizeOf("page"));
+  CORONER_TRY(Field refcount, k.FieldOf("page", "_refcount"));
+  CORONER_TRY(Field flags, k.FieldOf("page", "flags"));
+  CORONER_TRY(int64_t pg_reserved, k.EnumValue("PG_reserved"));
+  if (page_size == 0 || page_size > 256 || max_pfn > (1ull << 40)) {
+    return Error(ErrorCode::kBadData, fmt::format("implausible struct page size {} or max_pfn {}", page_size, max_pfn));
+  }
+  constexpr uint64_t kChunk = 64;  // pages per read
+  std::vector<std::byte> buf(kChunk * page_size);
+  uint64_t shared = 0;
+  for (uint64_t pfn = 0; pfn < max_pfn; pfn += kChunk) {
+    uint64_t n = std::min(kChunk, max_pfn - pfn);
+    std::span<std::byte> span(buf.data(), n * page_size);
+    if (!k.memory().Read(vmemmap + pfn * page_size, span)) continue;  // a hole in the memory map
+    for (uint64_t i = 0; i < n; ++i) {
+      int32_t count;
+      uint64_t page_flags;
+      std::memcpy(&count, buf.data() + i * page_size + refcount.offset, 4);
+      std::memcpy(&page_flags, buf.data() + i * page_size + flags.offset, 8);
+      if ((page_flags >> pg_reserved) & 1) continue;
+      if (count > 1) ++shared;
+    }
+  }
+  return shared;
+}
+
+}  // namespace
+
+Result<KmemResult> RunKmem(const Session& s, const std::vector<std::string>& args) {
+  if (args.size() != 1 || args[0] != "-i") {
+    return Error(ErrorCode::kUnsupported, "only kmem -i is supported yet");
+  }
+  CORONER_TRY(const Kernel* k, s.GetKernel());
+  KmemResult r;
+  KmemInfo& m = r.info;
+  auto note = [&](std::string_view row, const Error& e) { m.warnings.push_back(fmt::format("{}: {}", row, e.ToString())); };
+
+  CORONER_TRY(uint64_t totalram_sym, k->SymbolAddress("_totalram_pages"));
+  CORONER_TRY(m.total, k->ReadU64(totalram_sym));
+  CORONER_TRY(int64_t free_pages, VmStat(*k, "vm_zone_stat", "NR_FREE_PAGES"));
+  m.free = Positive(free_pages);
+  if (auto v = SharedPages(*k)) m.shared = *v; else note("SHARED", v.error());
+  if (auto v = BlockdevPages(*k)) m.buffers = *v; else note("BUFFERS", v.error());
+  int64_t swapcache = 0;
+  if (auto v = VmStat(*k, "vm_node_stat", "NR_SWAPCACHE")) swapcache = *v;
+  if (auto v = VmStat(*k, "vm_node_stat", "NR_FILE_PAGES")) {
+    m.cached = Positive(*v - swapcache - static_cast<int64_t>(m.buffers));
+  } else {
+    note("CACHED", v.error());
+  }
+  auto slab = [&](std::string_view rec, std::string_view unrec) -> Result<int64_t> {
+    CORONER_TRY(int64_t a, VmStat(*k, "vm_node_stat", rec));
+    CORONER_TRY(int64_t b, VmStat(*k, "vm_node_stat", unrec));
+    return a + b;
+  };
+  auto slab_pages = slab("NR_SLAB_RECLAIMABLE_B", "NR_SLAB_UNRECLAIMABLE_B");
+  if (!slab_pages) slab_pages = slab("NR_SLAB_RECLAIMABLE", "NR_SLAB_UNRECLAIMABLE");
+  if (slab_pages) m.slab = Positive(*slab_pages); else note("SLAB", slab_pages.error());
+
+  // The default huge page size's pool.
+  if (auto hs = k->SymbolAddress("hstates")) {
+    uint64_t idx = 0;
+    if (auto di = k->SymbolAddress("default_hstate_idx")) idx = k->ReadU32(*di).value_or(0);
+    auto size = k->SizeOf("hstate");
+    if (size) {
+      uint64_t h = *hs + idx * *size;
+      auto order = k->ReadField(h, "hstate", "order");
+      auto nr = k->ReadField(h, "hstate", "nr_huge_pages");
+      auto fr = k->ReadField(h, "hstate", "free_huge_pages");
+      if (order && nr && fr && *order < 30) {
+        m.huge_page_pages = uint64_t{1} << *order;
+        m.huge_total = *nr * m.huge_page_pages;
+        m.huge_free = *fr * m.huge_page_pages;
+      }
+    }
+  }
+
+  int64_t total_swap = 0;
+  if (auto a = k->SymbolAddress("total_swap_pages")) total_swap = static_cast<int64_t>(k->ReadU64(*a).value_or(0));
+  if (auto a = k->SymbolAddress("nr_swap_pages")) m.swap_free = Positive(static_cast<int64_t>(k->ReadU64(*a).value_or(0)));
+  m.swap_total = Positive(total_swap);
+
+  // vm_commit_limit().
+  uint64_t kbytes = 0, ratio = 50;
+  if (auto a = k->SymbolAddress("sysctl_overcommit_kbytes")) kbytes = k->ReadU64(*a).value_or(0);
+  if (auto a = k->SymbolAddress("sysctl_overcommit_ratio")) ratio = k->ReadU32(*a).value_or(50);
+  if (kbytes) {
+    m.commit_limit = kbytes / (kPageSize / 1024) + m.swap_total;
+  } else {
+    m.commit_limit = (m.total - m.huge_total) * ratio / 100 + m.swap_total;
+  }
+  if (auto a = k->SymbolAddress("vm_committed_as")) {
+    if (auto v = PercpuCounterSum(*k, *a)) m.committed = Positive(*v); else note("COMMITTED", v.error());
+  }
+  return r;
+}
+
+}  // namespace coroner
