@@ -10,6 +10,8 @@ namespace coroner {
 namespace {
 
 constexpr int kMaxDepth = 32;
+// crash runs gdb with `set print elements 512`.
+constexpr uint64_t kPrintElements = 512;
 
 std::string EscapeChars(const std::vector<std::byte>& bytes) {
   std::string out = "\"";
@@ -92,8 +94,22 @@ Result<std::string> ValueFormatter::FormatAt(TypeId type, uint64_t address, int 
       uint32_t bits = bit_size ? bit_size : static_cast<uint32_t>(t.size * 8);
       if (t.name == "_Bool") return std::string(v ? "true" : "false");
       if (t.is_signed && bits < 64 && (v >> (bits - 1)) & 1) v |= ~uint64_t{0} << bits;
-      if (t.is_signed) return fmt::format("{}", static_cast<int64_t>(v));
-      return fmt::format("{}", v);
+      std::string num = t.is_signed ? fmt::format("{}", static_cast<int64_t>(v)) : fmt::format("{}", v);
+      // gdb shows a char-sized integer of a char type with its character: 0 '\000', 65 'A'.
+      if (t.size == 1 && t.name.find("char") != std::string::npos) {
+        auto c = static_cast<unsigned char>(v);
+        std::string ch;
+        switch (c) {
+          case '\'': ch = "\\'"; break;
+          case '\\': ch = "\\\\"; break;
+          case '\n': ch = "\\n"; break;
+          case '\t': ch = "\\t"; break;
+          default:
+            ch = (c >= 0x20 && c < 0x7f) ? std::string(1, static_cast<char>(c)) : fmt::format("\\{:03o}", c);
+        }
+        return fmt::format("{} '{}'", num, ch);
+      }
+      return num;
     }
     case TypeKind::kEnum: {
       CORONER_TRY(uint64_t v, ReadScalar(address, t.size, bit_offset, bit_size));
@@ -112,21 +128,31 @@ Result<std::string> ValueFormatter::FormatAt(TypeId type, uint64_t address, int 
       auto esize = types_.SizeOf(elem);
       if (!esize) return Error(ErrorCode::kUnsupported, "an array of incomplete type");
       uint64_t base = address + bit_offset / 8;
-      if (et.kind == TypeKind::kInt && et.size == 1 && et.name.find("char") != std::string::npos) {
+      bool chars = et.kind == TypeKind::kInt && et.size == 1 && et.name.find("char") != std::string::npos;
+      // A flexible array member: gdb shows where it starts.
+      if (t.count == 0) return chars ? fmt::format("{:#x} \"\"", base) : fmt::format("{:#x}", base);
+      if (chars) {
         std::vector<std::byte> bytes(t.count);
         CORONER_TRY_VOID(mem_.Read(base, bytes));
         // gdb takes a final NUL as the string's end and does not show it.
         if (!bytes.empty() && bytes.back() == std::byte{0}) bytes.pop_back();
+        if (bytes.size() > kPrintElements) {
+          bytes.resize(kPrintElements);
+          return EscapeChars(bytes) + "...";
+        }
         return EscapeChars(bytes);
       }
-      bool aggregate = et.kind == TypeKind::kStruct || et.kind == TypeKind::kUnion || et.kind == TypeKind::kArray;
+      // Elements sit one level deeper than the array (gdb's recurse + 1).
       std::string out = "{";
-      for (uint64_t i = 0; i < t.count && i < 4096; ++i) {
+      for (uint64_t i = 0; i < t.count; ++i) {
+        if (i == kPrintElements) {
+          out += "...";
+          break;
+        }
         if (i) out += ", ";
-        CORONER_TRY(std::string v, FormatAt(elem, base + i * *esize, indent, 0, 0, depth + 1));
+        CORONER_TRY(std::string v, FormatAt(elem, base + i * *esize, indent + 2, 0, 0, depth + 1));
         out += v;
       }
-      (void)aggregate;
       return out + "}";
     }
     case TypeKind::kStruct:

@@ -14,6 +14,7 @@
 #include "lib/commands/print.h"
 #include "lib/render/memory_render.h"
 #include "lib/render/task_render.h"
+#include "lib/kernel/value_format.h"
 
 namespace coroner {
 namespace {
@@ -28,6 +29,110 @@ Handler Make(RunFn run, TextFn text, JsonFn js) {
     if (json) return js(r).dump(2) + "\n";
     return text(r);
   };
+}
+
+// `task [PID|TASK]...`: the task_struct (and thread_info) of tasks, in gdb's layout as crash
+// prints it; the panic task by default.
+Result<std::string> RunTaskCommand(const Session& s, const Args& args, bool json) {
+  CORONER_TRY(const Kernel* k, s.GetKernel());
+  CORONER_TRY(const TaskList* tl, s.Tasks());
+  CORONER_TRY(TypeId task_type, k->StructType("task_struct"));
+  std::vector<const TaskInfo*> tasks;
+  for (const std::string& a : args) {
+    char* end = nullptr;
+    uint64_t v = std::strtoull(a.c_str(), &end, 10);
+    std::vector<const TaskInfo*> hits;
+    if (end && !*end) hits = tl->FindPid(static_cast<int32_t>(v));
+    if (hits.empty()) {
+      v = std::strtoull(a.c_str(), &end, 16);
+      if (end && !*end) {
+        if (const TaskInfo* t = tl->FindTask(v)) hits.push_back(t);
+      }
+    }
+    if (hits.empty()) return Error(ErrorCode::kNotFound, fmt::format("invalid task or pid value: {}", a));
+    tasks.insert(tasks.end(), hits.begin(), hits.end());
+  }
+  if (tasks.empty()) {
+    int cpu = 0;
+    if (auto pc = k->SymbolAddress("panic_cpu")) cpu = static_cast<int32_t>(k->ReadU32(*pc).value_or(0));
+    if (cpu >= 0 && static_cast<size_t>(cpu) < tl->active.size()) {
+      if (const TaskInfo* t = tl->FindTask(tl->active[static_cast<size_t>(cpu)])) tasks.push_back(t);
+    }
+  }
+  ValueFormatter f(k->types(), k->memory(), &k->symbols());
+  std::string out;
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  for (const TaskInfo* t : tasks) {
+    CORONER_TRY(std::string body, f.Format(task_type, t->task, false));
+    if (json) {
+      nlohmann::ordered_json j = TaskJson(*t);
+      j["task_struct"] = body;
+      arr.push_back(j);
+      continue;
+    }
+    out += fmt::format("PID: {:<8} TASK: {:016x}  CPU: {:<4} COMMAND: \"{}\"\n", t->pid, t->task, t->cpu, t->comm);
+    out += "struct task_struct " + body + "\n\n";
+    // With THREAD_INFO_IN_TASK the thread_info is the task's first member; crash prints it too.
+    if (auto ti = k->FieldOf("task_struct", "thread_info"); ti && ti->offset == 0) {
+      if (auto tit = k->StructType("thread_info")) {
+        CORONER_TRY(std::string tbody, f.Format(*tit, t->task, false));
+        out += "struct thread_info " + tbody + "\n\n";
+      }
+    }
+  }
+  if (json) return arr.dump(2) + "\n";
+  return out;
+}
+
+// `foreach [PID|TASK|NAME|STATE|-k|-u]... COMMAND [FLAGS]`: runs bt, ps or task for each
+// selected task.
+Result<std::string> RunForeach(const Session& s, const Args& args, bool json) {
+  static const std::vector<std::string> kCommands = {"bt", "ps", "task"};
+  static const std::vector<std::string> kStates = {"RU", "IN", "UN", "ZO", "ST", "TR", "DE", "PA", "WA", "ID", "NE"};
+  CORONER_TRY(const TaskList* tl, s.Tasks());
+  size_t i = 0;
+  std::vector<std::string> selectors;
+  bool kernel = false, user = false;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (std::find(kCommands.begin(), kCommands.end(), a) != kCommands.end()) break;
+    if (a == "-k") kernel = true;
+    else if (a == "-u") user = true;
+    else selectors.push_back(a);
+  }
+  if (i == args.size()) {
+    return Error(ErrorCode::kInvalidArgument, "no command given (foreach supports bt, ps and task)");
+  }
+  std::string command = args[i];
+  Args flags(args.begin() + static_cast<long>(i) + 1, args.end());
+  std::vector<const TaskInfo*> chosen;
+  for (const TaskInfo& t : tl->tasks) {
+    if (kernel && !t.IsKernelThread()) continue;
+    if (user && t.IsKernelThread()) continue;
+    bool match = selectors.empty();
+    for (const std::string& sel : selectors) {
+      if (std::find(kStates.begin(), kStates.end(), sel) != kStates.end()) {
+        match |= t.StateName() == sel;
+      } else if (sel == std::to_string(t.pid) || sel == fmt::format("{:x}", t.task) ||
+                 sel == fmt::format("{:#x}", t.task) || sel == t.comm) {
+        match = true;
+      }
+    }
+    if (match) chosen.push_back(&t);
+  }
+  for (const std::string& sel : selectors) {
+    bool known = std::find(kStates.begin(), kStates.end(), sel) != kStates.end();
+    for (const TaskInfo& t : tl->tasks) {
+      known |= sel == std::to_string(t.pid) || sel == fmt::format("{:x}", t.task) ||
+               sel == fmt::format("{:#x}", t.task) || sel == t.comm;
+    }
+    if (!known) return Error(ErrorCode::kInvalidArgument, fmt::format("unknown argument: \"{}\"", sel));
+  }
+  if (chosen.empty()) return std::string();
+  std::string line = command;
+  for (const std::string& f : flags) line += " " + f;
+  for (const TaskInfo* t : chosen) line += fmt::format(" {:x}", t->task);
+  return ExecuteCommand(s, line, json);
 }
 
 const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
@@ -76,6 +181,8 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
                "backtrace (ORC from the dump): bt [-a] [-c CPU] [-s] [PID|TASK]..."}},
       {"mod", {Make(RunMod, RenderModText, RenderModJson), "loaded modules: mod"}},
       {"kmem", {Make(RunKmem, RenderKmemText, RenderKmemJson), "memory summary: kmem -i"}},
+      {"task", {RunTaskCommand, "a task's task_struct and thread_info: task [PID|TASK]..."}},
+      {"foreach", {RunForeach, "run bt, ps or task for tasks: foreach [PID|TASK|NAME|STATE|-k|-u]... bt|ps|task [flags]"}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);
