@@ -47,6 +47,10 @@ class Session {
   // Where symbols and types come from, for the banner.
   std::string SourcesDescription() const;
 
+  // --minimal: only commands that need no kernel data-structure walks (see MinimalCommands()).
+  void set_minimal(bool m) { minimal_ = m; }
+  bool minimal() const { return minimal_; }
+
   // The next $N for `p` output.
   int NextValueNumber() const { return ++value_number_; }
 
@@ -70,6 +74,7 @@ class Session {
   mutable std::optional<Error> orc_error_;
   mutable std::optional<Error> tasks_error_;
   mutable int value_number_ = 0;
+  bool minimal_ = false;
   mutable std::string page_offset_source_;
 };
 

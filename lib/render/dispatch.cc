@@ -240,6 +240,14 @@ Result<std::string> ExecuteCommand(const Session& session, std::string_view line
     return Error(ErrorCode::kUnsupported,
                  fmt::format("{}: command not supported yet (\"help\" lists the commands)", words[0]));
   }
+  // --minimal: what reads only memory, symbols and types, never a kernel list.
+  static const std::vector<std::string> kMinimal = {"log", "rd", "sym", "dis", "vtop", "ptov", "ptob", "btop",
+                                                    "struct", "union", "whatis", "p", "eval", "info", "help"};
+  if (session.minimal() && std::find(kMinimal.begin(), kMinimal.end(), words[0]) == kMinimal.end()) {
+    return Error(ErrorCode::kUnsupported,
+                 fmt::format("{}: not available in --minimal mode (available: log rd sym dis vtop ptov ptob "
+                             "btop struct union whatis p eval info help)", words[0]));
+  }
   Args args(words.begin() + 1, words.end());
   auto r = it->second.first(session, args, json);
   if (!r) {

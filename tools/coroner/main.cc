@@ -3,7 +3,7 @@
 // prompt with line editing, history and completion. An Error becomes one line on stderr.
 //
 //   coroner info [--json] DUMP...          what the dump file says about itself
-//   coroner [--json] [-c 'cmd; cmd'] [-i FILE] DUMP... [VMLINUX]
+//   coroner [--json] [--minimal] [-c 'cmd; cmd'] [-i FILE] DUMP... [VMLINUX]
 #include <unistd.h>
 
 #include <cstdio>
@@ -210,6 +210,10 @@ int main(int argc, char** argv) {
   app.add_option("-c,--commands", commands, "Run these commands (separated by ';') and exit");
   app.add_option("-i,--input", input_file, "Run the commands in FILE and exit");
   app.add_flag("--json", json, "Print each command's result as JSON");
+  bool minimal = false;
+  app.add_flag("--minimal", minimal,
+               "Only the commands that need no task or memory-management walks (log, rd, sym, "
+               "vtop, struct, p, ...), for a dump too damaged for more");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -227,6 +231,7 @@ int main(int argc, char** argv) {
   }
   auto session = coroner::Session::Open(dumps);
   if (!session) return Fail(session.error());
+  (*session)->set_minimal(minimal);
   if (!vmlinux.empty()) {
     fmt::print(stderr, "coroner: note: {}: DWARF from a vmlinux is not used yet; working from the dump alone\n",
                vmlinux);
