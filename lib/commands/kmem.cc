@@ -84,11 +84,16 @@ Result<uint64_t> SharedPages(const Kernel& k) {
 }  // namespace
 
 Result<KmemResult> RunKmem(const Session& s, const std::vector<std::string>& args) {
-  if (args.size() != 1 || args[0] != "-i") {
-    return Error(ErrorCode::kUnsupported, "only kmem -i is supported yet");
+  if (args.size() != 1 || (args[0] != "-i" && args[0] != "-s")) {
+    return Error(ErrorCode::kUnsupported, "only kmem -i and kmem -s are supported yet");
   }
   CORONER_TRY(const Kernel* k, s.GetKernel());
   KmemResult r;
+  if (args[0] == "-s") {
+    r.mode = KmemResult::Mode::kSlabs;
+    CORONER_TRY(r.caches, ReadSlabCaches(*k));
+    return r;
+  }
   KmemInfo& m = r.info;
   auto note = [&](std::string_view row, const Error& e) { m.warnings.push_back(fmt::format("{}: {}", row, e.ToString())); };
 

@@ -1,3 +1,4 @@
+// `kmem -s`: the SLUB caches (lib/kernel/slab.h), crash's layout.
 // `kmem -i`: crash's memory summary (TOTAL MEM, FREE, USED, SHARED, BUFFERS, CACHED, SLAB, huge
 // pages, swap, commit limit) from the kernel's own counters, with no vmlinux: vm_zone_stat and
 // vm_node_stat indexed by the enumerators in BTF, totalram, swap and overcommit globals, the
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "lib/commands/session.h"
+#include "lib/kernel/slab.h"
 
 namespace coroner {
 
@@ -22,7 +24,9 @@ struct KmemInfo {
 };
 
 struct KmemResult {
+  enum class Mode { kInfo, kSlabs } mode = Mode::kInfo;
   KmemInfo info;
+  std::vector<SlabCacheInfo> caches;  // kmem -s
 };
 
 Result<KmemResult> RunKmem(const Session& s, const std::vector<std::string>& args);

@@ -287,6 +287,15 @@ std::string PagesSize(uint64_t pages) { return pages ? FormatMemorySize(pages * 
 }  // namespace
 
 std::string RenderKmemText(const KmemResult& r) {
+  if (r.mode == KmemResult::Mode::kSlabs) {
+    std::string out = "CACHE             OBJSIZE  ALLOCATED     TOTAL  SLABS  SSIZE  NAME\n";
+    for (const SlabCacheInfo& c : r.caches) {
+      out += fmt::format("{:016x} {:>8} {:>10} {:>9} {:>6} {:>5}k  {}\n", c.cache, c.object_size, c.allocated(), c.total,
+                         c.slabs, c.slab_size / 1024, c.name);
+      if (!c.error.empty()) out += fmt::format("kmem: {}: counting stopped: {}\n", c.name, c.error);
+    }
+    return out;
+  }
   const KmemInfo& m = r.info;
   std::string out = "                 PAGES        TOTAL      PERCENTAGE\n";
   auto row = [&](std::string_view label, uint64_t pages, std::optional<uint64_t> of, std::string_view of_name) {
@@ -315,8 +324,27 @@ std::string RenderKmemText(const KmemResult& r) {
 }
 
 nlohmann::ordered_json RenderKmemJson(const KmemResult& r) {
-  const KmemInfo& m = r.info;
   nlohmann::ordered_json j;
+  if (r.mode == KmemResult::Mode::kSlabs) {
+    auto caches = nlohmann::ordered_json::array();
+    for (const SlabCacheInfo& c : r.caches) {
+      nlohmann::ordered_json x;
+      x["cache"] = fmt::format("{:#x}", c.cache);
+      x["name"] = c.name;
+      x["object_size"] = c.object_size;
+      x["size"] = c.size;
+      x["objects_per_slab"] = c.objects_per_slab;
+      x["slab_size"] = c.slab_size;
+      x["allocated"] = c.allocated();
+      x["total"] = c.total;
+      x["slabs"] = c.slabs;
+      x["error"] = c.error.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.error);
+      caches.push_back(x);
+    }
+    j["caches"] = caches;
+    return j;
+  }
+  const KmemInfo& m = r.info;
   j["page_size"] = 4096;
   j["total_pages"] = m.total;
   j["free_pages"] = m.free;

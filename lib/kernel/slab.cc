@@ -1,0 +1,160 @@
+#include "lib/kernel/slab.h"
+
+#include <fmt/format.h>
+
+namespace coroner {
+namespace {
+
+constexpr uint64_t kPageSize = 4096;
+constexpr uint64_t kMaxChain = 1 << 16;  // objects in one freelist or slabs in one chain
+
+struct SlabLayout {
+  std::string slab_type;        // "slab" (5.17+) or "page"
+  std::string cpu_slab_member;  // kmem_cache_cpu.slab or .page
+  bool hardened = false;        // kmem_cache.random exists
+  bool sheaves = false;         // 7.x
+  bool per_node_ptrs = false;   // kmem_cache.per_node[] (7.1+) instead of node[]
+};
+
+// Objects not in use in one slab: objects - inuse.
+Result<uint64_t> SlabFree(const Kernel& k, const SlabLayout& l, uint64_t slab) {
+  CORONER_TRY(uint64_t objects, k.ReadField(slab, l.slab_type, "objects"));
+  CORONER_TRY(uint64_t inuse, k.ReadField(slab, l.slab_type, "inuse"));
+  return objects > inuse ? objects - inuse : 0;
+}
+
+// The length of a lockless freelist: each free object holds the next one at `offset`.
+Result<uint64_t> FreelistLength(const Kernel& k, const SlabLayout& l, uint64_t head, uint64_t offset,
+                                uint64_t random) {
+  uint64_t n = 0;
+  for (uint64_t obj = head; obj; ++n) {
+    if (n > kMaxChain) return Error(ErrorCode::kRecursion, fmt::format("freelist at {:#x} does not end", head));
+    if (!IsKernelAddress(obj)) {
+      return Error(ErrorCode::kBadData, fmt::format("freelist at {:#x}: {:#x} is not a kernel address", head, obj));
+    }
+    uint64_t slot = obj + offset;
+    CORONER_TRY(uint64_t raw, k.ReadU64(slot));
+    obj = l.hardened ? raw ^ random ^ __builtin_bswap64(slot) : raw;
+  }
+  return n;
+}
+
+Result<void> CountCache(const Kernel& k, const SlabLayout& l, SlabCacheInfo& c, int nodes, int cpus) {
+  CORONER_TRY(Field node_arr, k.FieldOf("kmem_cache", l.per_node_ptrs ? "per_node" : "node"));
+  uint64_t stride = 8;
+  uint64_t node_in_entry = 0, barn_in_entry = 0;
+  if (l.per_node_ptrs) {
+    CORONER_TRY(stride, k.SizeOf("kmem_cache_per_node_ptrs"));
+    CORONER_TRY(Field nf, k.FieldOf("kmem_cache_per_node_ptrs", "node"));
+    CORONER_TRY(Field bf, k.FieldOf("kmem_cache_per_node_ptrs", "barn"));
+    node_in_entry = nf.offset;
+    barn_in_entry = bf.offset;
+  }
+  for (int n = 0; n < nodes; ++n) {
+    uint64_t entry = c.cache + node_arr.offset + stride * static_cast<uint64_t>(n);
+    CORONER_TRY(uint64_t node, k.ReadU64(entry + node_in_entry));
+    if (!node) continue;
+    CORONER_TRY(uint64_t nr_slabs, k.ReadField(node, "kmem_cache_node", "nr_slabs"));
+    CORONER_TRY(uint64_t total, k.ReadField(node, "kmem_cache_node", "total_objects"));
+    c.slabs += nr_slabs;
+    c.total += total;
+    CORONER_TRY(uint64_t head, k.FieldAddress(node, "kmem_cache_node", "partial"));
+    CORONER_TRY(auto partial, k.ListEntries(head, l.slab_type, "slab_list", kMaxChain));
+    for (uint64_t s : partial) {
+      CORONER_TRY(uint64_t f, SlabFree(k, l, s));
+      c.free += f;
+    }
+    if (l.sheaves) {
+      CORONER_TRY(uint64_t barn, k.ReadU64(entry + barn_in_entry));
+      if (barn) {
+        CORONER_TRY(uint64_t full, k.FieldAddress(barn, "node_barn", "sheaves_full"));
+        CORONER_TRY(auto sheaves, k.ListEntries(full, "slab_sheaf", "barn_list", kMaxChain));
+        for (uint64_t sh : sheaves) {
+          CORONER_TRY(uint64_t size, k.ReadField(sh, "slab_sheaf", "size"));
+          c.free += size;
+        }
+      }
+    }
+  }
+  if (l.sheaves) {
+    CORONER_TRY(uint64_t pcs, k.ReadField(c.cache, "kmem_cache", "cpu_sheaves"));
+    for (int cpu = 0; cpu < cpus && pcs; ++cpu) {
+      CORONER_TRY(uint64_t off, k.PerCpuOffset(cpu));
+      for (std::string_view which : {"main", "spare"}) {
+        CORONER_TRY(uint64_t sheaf, k.ReadField(pcs + off, "slub_percpu_sheaves", which));
+        if (!sheaf) continue;
+        CORONER_TRY(uint64_t size, k.ReadField(sheaf, "slab_sheaf", "size"));
+        c.free += size;
+      }
+    }
+    return Ok();
+  }
+  CORONER_TRY(uint64_t cpu_slab, k.ReadField(c.cache, "kmem_cache", "cpu_slab"));
+  CORONER_TRY(uint64_t offset, k.ReadField(c.cache, "kmem_cache", "offset"));
+  uint64_t random = 0;
+  if (l.hardened) CORONER_TRY_VOID([&]() -> Result<void> {
+    CORONER_TRY(random, k.ReadField(c.cache, "kmem_cache", "random"));
+    return Ok();
+  }());
+  bool cpu_partial = k.HasField("kmem_cache_cpu", "partial");
+  for (int cpu = 0; cpu < cpus && cpu_slab; ++cpu) {
+    CORONER_TRY(uint64_t off, k.PerCpuOffset(cpu));
+    uint64_t kcc = cpu_slab + off;
+    CORONER_TRY(uint64_t slab, k.ReadField(kcc, "kmem_cache_cpu", l.cpu_slab_member));
+    if (slab) {
+      CORONER_TRY(uint64_t f, SlabFree(k, l, slab));
+      CORONER_TRY(uint64_t freelist, k.ReadField(kcc, "kmem_cache_cpu", "freelist"));
+      CORONER_TRY(uint64_t chain, FreelistLength(k, l, freelist, offset, random));
+      c.free += f + chain;
+    }
+    if (!cpu_partial) continue;
+    CORONER_TRY(uint64_t p, k.ReadField(kcc, "kmem_cache_cpu", "partial"));
+    for (uint64_t n = 0; p; ++n) {
+      if (n > kMaxChain) return Error(ErrorCode::kRecursion, fmt::format("CPU {} partial slabs do not end", cpu));
+      CORONER_TRY(uint64_t f, SlabFree(k, l, p));
+      c.free += f;
+      CORONER_TRY(p, k.ReadField(p, l.slab_type, "next"));
+    }
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<std::vector<SlabCacheInfo>> ReadSlabCaches(const Kernel& k) {
+  SlabLayout l;
+  l.slab_type = k.StructType("slab") && k.HasField("slab", "slab_list") ? "slab" : "page";
+  l.sheaves = k.HasField("kmem_cache", "cpu_sheaves") && !k.HasField("kmem_cache", "cpu_slab");
+  if (!l.sheaves) {
+    CORONER_TRY(std::string_view m, k.FirstField("kmem_cache_cpu", {"slab", "page"}));
+    l.cpu_slab_member = m;
+  }
+  l.hardened = k.HasField("kmem_cache", "random");
+  l.per_node_ptrs = k.HasField("kmem_cache", "per_node");
+  int nodes = 1;
+  if (auto n = k.SymbolAddress("nr_node_ids")) {
+    if (auto v = k.ReadU32(*n); v && *v > 0 && *v <= 1024) nodes = static_cast<int>(*v);
+  }
+  CORONER_TRY(int cpus, k.PossibleCpus());
+
+  CORONER_TRY(uint64_t head, k.SymbolAddress("slab_caches"));
+  CORONER_TRY(auto caches, k.ListEntries(head, "kmem_cache", "list", 1 << 16));
+  std::vector<SlabCacheInfo> out;
+  for (uint64_t cache : caches) {
+    SlabCacheInfo c;
+    c.cache = cache;
+    CORONER_TRY(uint64_t name, k.ReadField(cache, "kmem_cache", "name"));
+    c.name = k.memory().ReadCString(name, 64).value_or("(unreadable name)");
+    CORONER_TRY(c.object_size, k.ReadField(cache, "kmem_cache", "object_size"));
+    CORONER_TRY(c.size, k.ReadField(cache, "kmem_cache", "size"));
+    CORONER_TRY(uint64_t oo, k.ReadField(cache, "kmem_cache", "oo.x"));
+    c.objects_per_slab = oo & 0xffff;
+    c.slab_size = kPageSize << (oo >> 16);
+    auto counted = CountCache(k, l, c, nodes, cpus);
+    if (!counted) c.error = counted.error().ToString();
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+}  // namespace coroner
