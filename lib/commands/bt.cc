@@ -140,6 +140,11 @@ Result<BtResult> RunBt(const Session& s, const std::vector<std::string>& args) {
     for (StackFrame& f : unwound->frames) {
       BtFrame bf;
       bf.frame = std::move(f);
+      if (bf.frame.exception) {
+        if (auto bugs = s.Bugs()) {
+          if (auto b = (*bugs)->Find(bf.frame.ip)) bf.bug = b->Describe();
+        }
+      }
       if (auto m = syms->LookupAddress(bf.frame.ip)) {
         bf.symbol = std::string(m->symbol->name);
         bf.offset = m->offset;

@@ -17,6 +17,8 @@ struct BtFrame {
   StackFrame frame;
   std::string symbol;  // "" when no symbol covers the address
   uint64_t offset = 0;
+  // For an exception frame whose RIP is a BUG()/WARN() ud2: "kernel BUG at mm/slub.c:123!".
+  std::string bug;
 };
 
 struct BtTask {

@@ -103,6 +103,19 @@ Result<const OrcTable*> Session::Orc() const {
   return &*orc_;
 }
 
+Result<const BugTable*> Session::Bugs() const {
+  if (bugs_) return &*bugs_;
+  if (bugs_error_) return *bugs_error_;
+  CORONER_TRY(const Kernel* k, GetKernel());
+  auto t = BugTable::Load(*k);
+  if (!t) {
+    bugs_error_ = std::move(t).error().WithContext("reading the bug table");
+    return *bugs_error_;
+  }
+  bugs_ = std::move(*t);
+  return &*bugs_;
+}
+
 std::string Session::SourcesDescription() const {
   std::string out;
   out += kmem_ ? fmt::format("page tables from VMCOREINFO ({}-level)", kmem_->five_level() ? 5 : 4)

@@ -15,6 +15,7 @@
 #include "lib/debuginfo/symbol_table.h"
 #include "lib/debuginfo/types.h"
 #include "lib/dump/dump.h"
+#include "lib/kernel/bug_table.h"
 #include "lib/kernel/kernel.h"
 #include "lib/kernel/orc.h"
 #include "lib/kernel/tasks.h"
@@ -44,6 +45,8 @@ class Session {
   Result<const TaskList*> Tasks() const;
   // The kernel's ORC unwind tables, read from memory once.
   Result<const OrcTable*> Orc() const;
+  // The BUG()/WARN() table, read once.
+  Result<const BugTable*> Bugs() const;
   // Where symbols and types come from, for the banner.
   std::string SourcesDescription() const;
 
@@ -71,6 +74,8 @@ class Session {
   mutable std::unique_ptr<Kernel> kernel_;
   mutable std::optional<TaskList> tasks_;
   mutable std::optional<OrcTable> orc_;
+  mutable std::optional<BugTable> bugs_;
+  mutable std::optional<Error> bugs_error_;
   mutable std::optional<Error> orc_error_;
   mutable std::optional<Error> tasks_error_;
   mutable int value_number_ = 0;

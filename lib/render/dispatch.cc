@@ -135,6 +135,42 @@ Result<std::string> RunForeach(const Session& s, const Args& args, bool json) {
   return ExecuteCommand(s, line, json);
 }
 
+// `bug [ADDR]...`: the BUG()/WARN() table entry of each ud2 address, or every entry. A coroner
+// extension: `bt` uses it on exception frames.
+Result<std::string> RunBugCommand(const Session& s, const Args& args, bool json) {
+  CORONER_TRY(const BugTable* bugs, s.Bugs());
+  std::vector<BugEntry> entries;
+  if (args.empty()) {
+    entries = bugs->All();
+  } else {
+    for (const std::string& a : args) {
+      char* end = nullptr;
+      uint64_t addr = std::strtoull(a.c_str(), &end, 16);
+      if (!end || *end) return Error(ErrorCode::kInvalidArgument, fmt::format("not an address: {}", a));
+      auto e = bugs->Find(addr);
+      if (!e) return Error(ErrorCode::kNotFound, fmt::format("{:#x} is not a BUG()/WARN() site", addr));
+      entries.push_back(*e);
+    }
+  }
+  if (json) {
+    nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+    for (const BugEntry& e : entries) {
+      nlohmann::ordered_json j;
+      j["address"] = fmt::format("{:#x}", e.addr);
+      j["file"] = e.file;
+      j["line"] = e.line;
+      j["flags"] = e.flags;
+      j["warning"] = e.Warning();
+      j["format"] = e.format;
+      arr.push_back(j);
+    }
+    return arr.dump(2) + "\n";
+  }
+  std::string out;
+  for (const BugEntry& e : entries) out += fmt::format("{:016x}  {}\n", e.addr, e.Describe());
+  return out;
+}
+
 const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
   static const auto* table = new std::map<std::string, std::pair<Handler, const char*>>{
       {"vtop", {Make(RunVtop, RenderVtopText, RenderVtopJson), "kernel virtual to physical, with the page-table walk"}},
@@ -183,6 +219,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"kmem", {Make(RunKmem, RenderKmemText, RenderKmemJson), "memory: kmem -i (summary), kmem -s (slab caches)"}},
       {"task", {RunTaskCommand, "a task's task_struct and thread_info: task [PID|TASK]..."}},
       {"foreach", {RunForeach, "run bt, ps or task for tasks: foreach [PID|TASK|NAME|STATE|-k|-u]... bt|ps|task [flags]"}},
+      {"bug", {RunBugCommand, "BUG()/WARN() sites from the kernel's bug table: bug [ADDR]..."}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);

@@ -200,6 +200,7 @@ std::string RenderBtText(const BtResult& r) {
       const BtFrame& f = t.frames[i];
       if (f.frame.exception) {
         out += fmt::format("    [exception RIP: {}]\n", SymOff(f));
+        if (!f.bug.empty()) out += fmt::format("    {}\n", f.bug);
         out += RenderRegisterBlock(*f.frame.exception);
       }
       if (!f.frame.left_stack.empty()) out += fmt::format("--- <{} stack> ---\n", f.frame.left_stack);
@@ -235,6 +236,7 @@ nlohmann::ordered_json RenderBtJson(const BtResult& r) {
       jf["symbol"] = f.symbol.empty() ? json(nullptr) : json(f.symbol);
       jf["offset"] = f.offset;
       if (f.frame.exception) jf["exception_regs"] = regs_json(*f.frame.exception);
+      if (!f.bug.empty()) jf["bug"] = f.bug;
       if (!f.frame.left_stack.empty()) jf["left_stack"] = f.frame.left_stack;
       jf["scanned"] = f.frame.scanned;
       jf["reliable"] = !f.frame.scanned || f.frame.verified;
