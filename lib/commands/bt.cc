@@ -49,6 +49,10 @@ Result<BtResult> RunBt(const Session& s, const std::vector<std::string>& args) {
       all = true;
     } else if (a == "-s") {
       r.offsets = true;
+    } else if (a == "-f") {
+      r.frame_data = true;
+    } else if (a == "-t") {
+      r.text_scan = true;
     } else if (a == "-c") {
       if (i + 1 >= args.size()) return Error(ErrorCode::kInvalidArgument, "-c needs a CPU number");
       char* end = nullptr;
@@ -153,6 +157,35 @@ Result<BtResult> RunBt(const Session& s, const std::vector<std::string>& args) {
     }
     bt.user_regs = unwound->user_regs;
     bt.stopped = unwound->stopped;
+    if (r.frame_data) {
+      // Each frame's words: above its slot, up to and including the next frame's slot, while
+      // both are on one stack.
+      for (size_t i = 0; i + 1 < bt.frames.size(); ++i) {
+        uint64_t from = bt.frames[i].frame.slot + 8, to = bt.frames[i + 1].frame.slot;
+        if (to < from || to - from > 16384 || !bt.frames[i + 1].frame.left_stack.empty()) continue;
+        bt.frames[i].data_start = from;
+        for (uint64_t a = from; a <= to; a += 8) {
+          auto v = k->ReadU64(a);
+          if (!v) break;
+          bt.frames[i].data.push_back(*v);
+        }
+      }
+    }
+    if (r.text_scan && !bt.frames.empty()) {
+      // From frame #0's slot to the top of the task's stack, short of its user pt_regs.
+      uint64_t from = bt.frames[0].frame.slot;
+      auto stack = k->ReadField(t->task, "task_struct", "stack");
+      uint64_t top = stack ? *stack + 16384 - kPtRegsSize : from;
+      if (from > top || top - from > 16384) top = from;
+      for (uint64_t a = from; a < top; a += 8) {
+        auto v = k->ReadU64(a);
+        if (!v) break;
+        if (*v < 0xffffffff80000000ull || *v >= 0xffffffffc0000000ull) continue;
+        auto m = syms->LookupAddress(*v);
+        if (!m || !m->symbol->IsText()) continue;
+        bt.text.push_back({a, *v, std::string(m->symbol->name)});
+      }
+    }
     r.tasks.push_back(std::move(bt));
   }
   return r;

@@ -1,7 +1,8 @@
 // `bt`: kernel stack backtraces with the ORC tables in the dump (no vmlinux needed), in crash's
 // layout. The active task of a CPU starts from that CPU's registers in the dump's PRSTATUS note;
 // any other task from its saved context (thread.sp). Options: -a (the active task of every
-// CPU), -c CPU, -s (symbol+offset), PID or task address arguments.
+// CPU), -c CPU, -s (symbol+offset), -f (each frame's stack words), -t (every text address on
+// the stack, as crash lists them), PID or task address arguments.
 #pragma once
 
 #include <optional>
@@ -19,6 +20,16 @@ struct BtFrame {
   uint64_t offset = 0;
   // For an exception frame whose RIP is a BUG()/WARN() ud2: "kernel BUG at mm/slub.c:123!".
   std::string bug;
+  // bt -f: the stack words from just above this frame's slot up to the next frame's slot.
+  uint64_t data_start = 0;
+  std::vector<uint64_t> data;
+};
+
+// bt -t: a kernel text address found on the stack.
+struct StackTextHit {
+  uint64_t slot = 0;
+  uint64_t value = 0;
+  std::string symbol;
 };
 
 struct BtTask {
@@ -28,10 +39,13 @@ struct BtTask {
   std::optional<PtRegs> user_regs;
   std::string stopped;
   std::string error;   // the backtrace could not start
+  std::vector<StackTextHit> text;  // bt -t
 };
 
 struct BtResult {
   bool offsets = false;  // -s
+  bool frame_data = false;  // -f
+  bool text_scan = false;   // -t
   std::vector<BtTask> tasks;
 };
 

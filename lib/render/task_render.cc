@@ -196,6 +196,15 @@ std::string RenderBtText(const BtResult& r) {
       out += fmt::format("bt: cannot start the backtrace: {}\n", t.error);
       continue;
     }
+    if (r.text_scan) {
+      if (!t.frames.empty()) {
+        const BtFrame& f0 = t.frames[0];
+        out += fmt::format("              START: {} at {:x}\n", f0.symbol.empty() ? "(unknown)" : f0.symbol, f0.frame.ip);
+      }
+      for (const StackTextHit& h : t.text) out += fmt::format("  [{:016x}] {} at {:x}\n", h.slot, h.symbol, h.value);
+      if (t.user_regs) out += RenderRegisterBlock(*t.user_regs);
+      continue;
+    }
     for (size_t i = 0; i < t.frames.size(); ++i) {
       const BtFrame& f = t.frames[i];
       if (f.frame.exception) {
@@ -207,6 +216,11 @@ std::string RenderBtText(const BtResult& r) {
       std::string name = f.symbol.empty() ? "(unknown)" : (r.offsets ? SymOff(f) : f.symbol);
       if (f.frame.scanned && !f.frame.verified) name = "? " + name;
       out += fmt::format("{:>3} [{:016x}] {} at {:016x}\n", fmt::format("#{}", i), f.frame.slot, name, f.frame.ip);
+      for (size_t w = 0; w < f.data.size(); w += 2) {
+        out += fmt::format("    {:016x}: {:016x} ", f.data_start + 8 * w, f.data[w]);
+        if (w + 1 < f.data.size()) out += fmt::format("{:016x} ", f.data[w + 1]);
+        out += "\n";
+      }
     }
     if (t.user_regs) out += RenderRegisterBlock(*t.user_regs);
     if (!t.stopped.empty()) out += fmt::format("bt: unwinding stopped: {}\n", t.stopped);
@@ -237,12 +251,26 @@ nlohmann::ordered_json RenderBtJson(const BtResult& r) {
       jf["offset"] = f.offset;
       if (f.frame.exception) jf["exception_regs"] = regs_json(*f.frame.exception);
       if (!f.bug.empty()) jf["bug"] = f.bug;
+      if (!f.data.empty()) {
+        json words = json::array();
+        for (uint64_t w : f.data) words.push_back(fmt::format("{:#x}", w));
+        jf["data_start"] = fmt::format("{:#x}", f.data_start);
+        jf["data"] = words;
+      }
       if (!f.frame.left_stack.empty()) jf["left_stack"] = f.frame.left_stack;
       jf["scanned"] = f.frame.scanned;
       jf["reliable"] = !f.frame.scanned || f.frame.verified;
       frames.push_back(jf);
     }
     jt["frames"] = frames;
+    if (r.text_scan) {
+      json text = json::array();
+      for (const StackTextHit& h : t.text) {
+        text.push_back({{"stack", fmt::format("{:#x}", h.slot)}, {"value", fmt::format("{:#x}", h.value)},
+                        {"symbol", h.symbol}});
+      }
+      jt["text"] = text;
+    }
     jt["user_regs"] = t.user_regs ? regs_json(*t.user_regs) : json(nullptr);
     jt["stopped"] = t.stopped.empty() ? json(nullptr) : json(t.stopped);
     jt["error"] = t.error.empty() ? json(nullptr) : json(t.error);

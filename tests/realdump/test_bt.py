@@ -134,6 +134,17 @@ class BtAgainstCrash(unittest.TestCase):
             regs = re.compile(r"^    (?:RIP|RAX|RDX|RBP|R10|R13|ORIG_RAX): .*$", re.M)
             self.assertEqual(regs.findall(ours_panic + ours_helper), regs.findall(theirs))
 
+    def test_frame_data_and_text_scan_equal_crash(self):
+        """bt -f (each frame's stack words) and bt -t (every text address on the stack) of the
+        blocked helper are crash's text, the pause-entry alias aside."""
+        for d in self.dirs:
+            extra = dict(kv.split("=") for kv in (d / "guest-view/extra-pids.txt").read_text().split())
+            h = extra["helper"]
+            theirs = crash_commands(d, [f"bt -f {h}", f"bt -t {h}"])
+            ours = run([d / "vmcore.kdump-zlib", "-c", f"bt -f {h}; bt -t {h}"]).stdout
+            self.assertGreater(ours.count("\n"), 20)
+            self.assertEqual(ours.replace("__do_sys_pause", "__x64_sys_pause"), theirs)
+
 
 if __name__ == "__main__":
     unittest.main()
