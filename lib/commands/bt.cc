@@ -68,7 +68,7 @@ Result<BtResult> RunBt(const Session& s, const std::vector<std::string>& args) {
   CORONER_TRY(const Kernel* k, s.GetKernel());
   CORONER_TRY(const TaskList* tl, s.Tasks());
   CORONER_TRY(const OrcTable* orc, s.Orc());
-  CORONER_TRY(const SymbolTable* syms, s.Symbols());
+  CORONER_TRY(const SymbolTable* syms, s.AllSymbols());
   std::vector<CpuRegisters> notes = PrstatusNotes(s);
   int panic_cpu = PanicCpu(*k);
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "lib/debuginfo/btf_types.h"
+#include "lib/kernel/modules.h"
 
 namespace coroner {
 
@@ -42,6 +43,26 @@ Result<const SymbolTable*> Session::Symbols() const {
   }
   kallsyms_ = std::move(*k);
   return &kallsyms_->symbols;
+}
+
+Result<const SymbolTable*> Session::AllSymbols() const {
+  if (all_symbols_) return &*all_symbols_;
+  CORONER_TRY(const SymbolTable* core, Symbols());
+  auto k = GetKernel();
+  if (!k) {
+    symbol_warnings_.push_back("module symbols: " + k.error().ToString());
+    return core;
+  }
+  auto mods = ReadModules(**k);
+  if (!mods) {
+    symbol_warnings_.push_back("module symbols: " + mods.error().ToString());
+    return core;
+  }
+  SymbolTable::Builder b;
+  b.AddAll(*core);
+  AddModuleSymbols(**k, *mods, b, symbol_warnings_);
+  all_symbols_ = std::move(b).Build();
+  return &*all_symbols_;
 }
 
 Result<const TypeTable*> Session::Types() const {

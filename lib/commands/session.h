@@ -37,6 +37,10 @@ class Session {
 
   // Kernel symbols, decoded from the dump's kallsyms on first use.
   Result<const SymbolTable*> Symbols() const;
+  // The kernel's symbols plus every loaded module's (from the module list), built on first use;
+  // the kernel's alone, with a warning in symbol_warnings(), when the modules cannot be read.
+  Result<const SymbolTable*> AllSymbols() const;
+  const std::vector<std::string>& symbol_warnings() const { return symbol_warnings_; }
   // Kernel types, from the dump's own BTF (__start_BTF..__stop_BTF) on first use.
   Result<const TypeTable*> Types() const;
   // Typed access to kernel structures (needs symbols and types), built on first use.
@@ -72,6 +76,8 @@ class Session {
   mutable std::optional<Error> types_error_;
   mutable std::optional<uint64_t> page_offset_base_;
   mutable std::unique_ptr<Kernel> kernel_;
+  mutable std::optional<SymbolTable> all_symbols_;
+  mutable std::vector<std::string> symbol_warnings_;
   mutable std::optional<TaskList> tasks_;
   mutable std::optional<OrcTable> orc_;
   mutable std::optional<BugTable> bugs_;

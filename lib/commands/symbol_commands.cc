@@ -16,14 +16,14 @@ std::optional<uint64_t> ParseHex(std::string_view s) {
 }
 
 SymLine LineOf(const Symbol& sym, uint64_t offset = 0) {
-  return {sym.address, sym.type, std::string(sym.name), offset};
+  return {sym.address, sym.type, std::string(sym.name), offset, std::string(sym.module)};
 }
 
 }  // namespace
 
 Result<SymResult> RunSym(const Session& s, const std::vector<std::string>& args) {
   if (args.empty()) return Error(ErrorCode::kInvalidArgument, "a symbol or an address is required");
-  CORONER_TRY(const SymbolTable* syms, s.Symbols());
+  CORONER_TRY(const SymbolTable* syms, s.AllSymbols());
   SymResult r;
   if (args[0] == "-l") {
     for (const Symbol& sym : syms->symbols()) r.lines.push_back(LineOf(sym));

@@ -18,6 +18,7 @@ struct SymLine {
   char type = '?';
   std::string name;
   uint64_t offset = 0;  // for an address that is inside a symbol
+  std::string module;   // "" for the kernel image
 };
 
 struct SymResult {

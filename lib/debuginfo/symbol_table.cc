@@ -82,8 +82,14 @@ void SymbolTable::Builder::Reserve(size_t symbols, size_t name_bytes) {
   names_.reserve(name_bytes);
 }
 
+void SymbolTable::Builder::AddAll(const SymbolTable& other) {
+  for (const Symbol& s : other.symbols()) {
+    Add(s.name, s.address, s.type, s.has_size ? std::optional<uint64_t>(s.size) : std::nullopt, s.percpu, s.module);
+  }
+}
+
 void SymbolTable::Builder::Add(std::string_view name, uint64_t address, char type,
-                               std::optional<uint64_t> size, bool percpu) {
+                               std::optional<uint64_t> size, bool percpu, std::string_view module) {
   Entry e;
   e.address = address;
   e.size = size.value_or(0);
@@ -93,6 +99,9 @@ void SymbolTable::Builder::Add(std::string_view name, uint64_t address, char typ
   e.type = type;
   e.percpu = percpu;
   names_.insert(names_.end(), name.begin(), name.end());
+  e.module_offset = static_cast<uint32_t>(names_.size());
+  e.module_length = static_cast<uint32_t>(module.size());
+  names_.insert(names_.end(), module.begin(), module.end());
   entries_.push_back(e);
 }
 
@@ -109,6 +118,7 @@ SymbolTable SymbolTable::Builder::Build() && {
     s.has_size = e.has_size;
     s.type = e.type;
     s.percpu = e.percpu;
+    if (e.module_length) s.module = std::string_view(base + e.module_offset, e.module_length);
     t.symbols_.push_back(s);
   }
   entries_.clear();

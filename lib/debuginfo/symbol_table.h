@@ -36,6 +36,7 @@ struct Symbol {
   bool has_size = false;  // kallsyms has no sizes; ELF does
   char type = '?';        // nm / kallsyms type letter
   bool percpu = false;    // lives in the per-CPU area ([__per_cpu_start, __per_cpu_end))
+  std::string_view module;  // the module it belongs to; empty for the kernel image
 
   // nm's convention: upper-case letters are global (or weak) symbols.
   bool IsGlobal() const { return type >= 'A' && type <= 'Z'; }
@@ -60,7 +61,10 @@ class SymbolTable {
     // Adds one symbol; names are copied. Order of addition breaks ties between symbols at one
     // address (earlier first) after the preference rules of Build().
     void Add(std::string_view name, uint64_t address, char type,
-             std::optional<uint64_t> size = std::nullopt, bool percpu = false);
+             std::optional<uint64_t> size = std::nullopt, bool percpu = false,
+             std::string_view module = {});
+    // Adds every symbol of another table (to extend the kernel's with modules').
+    void AddAll(const SymbolTable& other);
     size_t size() const { return entries_.size(); }
     // Sorts and indexes. O(n log n); the builder is consumed.
     SymbolTable Build() &&;
@@ -71,6 +75,8 @@ class SymbolTable {
       uint64_t size;
       uint32_t name_offset;
       uint32_t name_length;
+      uint32_t module_offset;
+      uint32_t module_length;
       char type;
       bool has_size;
       bool percpu;

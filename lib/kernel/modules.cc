@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 namespace coroner {
 namespace {
 
@@ -40,6 +42,56 @@ Result<std::vector<ModuleInfo>> ReadModules(const Kernel& k) {
     out.push_back(std::move(info));
   }
   return out;
+}
+
+namespace {
+
+constexpr uint64_t kElfSymSize = 24;  // Elf64_Sym
+constexpr uint64_t kMaxModuleSymbols = 1 << 20;
+
+Result<size_t> ReadModuleSymbols(const Kernel& k, const ModuleInfo& m, SymbolTable::Builder& b) {
+  CORONER_TRY(uint64_t ks, k.ReadField(m.module, "module", "kallsyms"));
+  if (!ks) return Error(ErrorCode::kNotFound, "no kallsyms");
+  CORONER_TRY(uint64_t symtab, k.ReadField(ks, "mod_kallsyms", "symtab"));
+  CORONER_TRY(uint64_t num, k.ReadField(ks, "mod_kallsyms", "num_symtab"));
+  CORONER_TRY(uint64_t strtab, k.ReadField(ks, "mod_kallsyms", "strtab"));
+  uint64_t typetab = 0;
+  if (k.HasField("mod_kallsyms", "typetab")) {
+    CORONER_TRY(typetab, k.ReadField(ks, "mod_kallsyms", "typetab"));
+  }
+  if (num > kMaxModuleSymbols) return Error(ErrorCode::kBadData, fmt::format("{} symbols", num));
+  std::vector<std::byte> syms(num * kElfSymSize);
+  CORONER_TRY_VOID(k.memory().Read(symtab, syms));
+  std::vector<std::byte> types(typetab ? num : 0);
+  if (typetab) CORONER_TRY_VOID(k.memory().Read(typetab, types));
+  size_t added = 0;
+  for (uint64_t i = 0; i < num; ++i) {
+    const std::byte* e = syms.data() + i * kElfSymSize;
+    uint32_t name_off;
+    uint16_t shndx;
+    uint64_t value, size;
+    std::memcpy(&name_off, e, 4);
+    std::memcpy(&shndx, e + 6, 2);
+    std::memcpy(&value, e + 8, 8);
+    std::memcpy(&size, e + 16, 8);
+    if (shndx == 0 || value == 0) continue;  // undefined
+    auto name = k.memory().ReadCString(strtab + name_off, 512);
+    if (!name || name->empty()) continue;
+    char type = typetab ? static_cast<char>(types[i]) : 't';
+    b.Add(*name, value, type, size, false, m.name);
+    ++added;
+  }
+  return added;
+}
+
+}  // namespace
+
+void AddModuleSymbols(const Kernel& k, const std::vector<ModuleInfo>& mods, SymbolTable::Builder& b,
+                      std::vector<std::string>& warnings) {
+  for (const ModuleInfo& m : mods) {
+    auto r = ReadModuleSymbols(k, m, b);
+    if (!r) warnings.push_back(fmt::format("module {} ({:#x}): symbols: {}", m.name, m.module, r.error().ToString()));
+  }
 }
 
 }  // namespace coroner

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/debuginfo/symbol_table.h"
 #include "lib/kernel/kernel.h"
 
 namespace coroner {
@@ -20,5 +21,11 @@ struct ModuleInfo {
 };
 
 Result<std::vector<ModuleInfo>> ReadModules(const Kernel& k);
+
+// Adds each module's symbols (mod->kallsyms: its ELF symtab, strtab and the type letters
+// /proc/kallsyms shows) to `b`, tagged with the module name. A module whose symbols cannot be
+// read is skipped with a warning naming it.
+void AddModuleSymbols(const Kernel& k, const std::vector<ModuleInfo>& mods, SymbolTable::Builder& b,
+                      std::vector<std::string>& warnings);
 
 }  // namespace coroner

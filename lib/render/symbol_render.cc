@@ -9,6 +9,7 @@ std::string RenderSymText(const SymResult& r) {
   for (const SymLine& l : r.lines) {
     out += fmt::format("{:016x} ({}) {}", l.address, l.type, l.name);
     if (l.offset) out += fmt::format("+{}", l.offset);
+    if (!l.module.empty()) out += fmt::format(" [{}]", l.module);
     out += "\n";
   }
   return out;
@@ -20,7 +21,8 @@ nlohmann::ordered_json RenderSymJson(const SymResult& r) {
     arr.push_back({{"address", fmt::format("{:#x}", l.address)},
                    {"type", std::string(1, l.type)},
                    {"name", l.name},
-                   {"offset", l.offset}});
+                   {"offset", l.offset},
+                   {"module", l.module.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(l.module)}});
   }
   return arr;
 }

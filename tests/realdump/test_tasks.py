@@ -215,6 +215,21 @@ class ModAgainstGuest(unittest.TestCase):
                     guest.add((f[0], int(addr, 16), int(f[1])))
                 mods = json.loads(run([d / "vmcore.kdump-zlib", "--json", "-c", "mod"]).stdout)["modules"]
                 self.assertEqual({(m["name"], int(m["base"], 16), m["size"]) for m in mods}, guest)
+                # Module symbols: the guest's /proc/kallsyms module lines, address, type and name.
+                # 7.2 shows a module's exported symbols in upper case when /proc/kallsyms is
+                # read (the type table in memory keeps the letter the module was loaded with).
+                guest_syms = set()
+                for line in (d / "guest-view/kallsyms.txt").read_text().splitlines():
+                    if "\t[" in line:
+                        addr, typ, rest = line.split(" ", 2)
+                        name, mod = rest.split("\t")
+                        guest_syms.add((int(addr, 16), typ, name, mod.strip("[]")))
+                syms = json.loads(run([d / "vmcore.elf", "--json", "-c", "sym -l"]).stdout)
+                ours = {(int(x["address"], 16), x["type"], x["name"], x["module"]) for x in syms if x["module"]}
+                lower = lambda ss: {(a, t.lower(), n, m) for a, t, n, m in ss}
+                self.assertEqual(lower(ours), lower(guest_syms))
+                case_differs = ours - guest_syms
+                self.assertLessEqual(len(case_differs), 2 if d.name.startswith("7.") else 0, case_differs)
                 if d.name.startswith("5.10"):
                     theirs = crash_commands(d, ["mod"]).splitlines()
                     start = next(i for i, l in enumerate(theirs) if l.lstrip().startswith("MODULE"))
