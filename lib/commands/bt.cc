@@ -102,8 +102,7 @@ Result<BtResult> RunBt(const Session& s, const std::vector<std::string>& args) {
       chosen.insert(chosen.end(), hits.begin(), hits.end());
     }
   } else {
-    const TaskInfo* t = active_on(panic_cpu >= 0 ? panic_cpu : 0);
-    if (!t) return Error(ErrorCode::kNotFound, "cannot find the panic task");
+    CORONER_TRY(const TaskInfo* t, s.ContextTask());
     chosen.push_back(t);
   }
 

@@ -111,6 +111,35 @@ Result<const TaskList*> Session::Tasks() const {
   return &*tasks_;
 }
 
+int Session::PanicCpu() const {
+  auto k = GetKernel();
+  if (!k) return -1;
+  if (auto pc = (*k)->SymbolAddress("panic_cpu")) {
+    if (auto v = (*k)->ReadU32(*pc)) return static_cast<int32_t>(*v);
+  }
+  return -1;
+}
+
+Result<const TaskInfo*> Session::ContextTask() const {
+  CORONER_TRY(const TaskList* tl, Tasks());
+  if (context_task_) {
+    if (const TaskInfo* t = tl->FindTask(context_task_)) return t;
+  }
+  int cpu = PanicCpu();
+  if (cpu < 0) cpu = 0;
+  if (static_cast<size_t>(cpu) < tl->active.size()) {
+    if (const TaskInfo* t = tl->FindTask(tl->active[static_cast<size_t>(cpu)])) return t;
+  }
+  return Error(ErrorCode::kNotFound, fmt::format("no active task on CPU {} to use as the context", cpu));
+}
+
+Result<void> Session::SetContext(uint64_t task) const {
+  CORONER_TRY(const TaskList* tl, Tasks());
+  if (!tl->FindTask(task)) return Error(ErrorCode::kNotFound, fmt::format("{:#x} is not a task", task));
+  context_task_ = task;
+  return Ok();
+}
+
 Result<const OrcTable*> Session::Orc() const {
   if (orc_) return &*orc_;
   if (orc_error_) return *orc_error_;

@@ -47,6 +47,13 @@ class Session {
   Result<const Kernel*> GetKernel() const;
   // Every task, read once (ps, sys, bt, foreach share it).
   Result<const TaskList*> Tasks() const;
+  // The CPU that panicked (panic_cpu), -1 if none did.
+  int PanicCpu() const;
+  // The current context (crash's `set`): the task chosen with SetContext, else the panic task
+  // (the active task of the panic CPU, or of CPU 0).
+  Result<const TaskInfo*> ContextTask() const;
+  Result<void> SetContext(uint64_t task) const;
+
   // The kernel's ORC unwind tables, read from memory once.
   Result<const OrcTable*> Orc() const;
   // The BUG()/WARN() table, read once.
@@ -86,6 +93,7 @@ class Session {
   mutable std::optional<Error> tasks_error_;
   mutable int value_number_ = 0;
   bool minimal_ = false;
+  mutable uint64_t context_task_ = 0;
   mutable std::string page_offset_source_;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include "lib/commands/print.h"
 #include "lib/render/memory_render.h"
 #include "lib/render/task_render.h"
+#include "lib/commands/eval.h"
 #include "lib/kernel/value_format.h"
 
 namespace coroner {
@@ -53,11 +55,8 @@ Result<std::string> RunTaskCommand(const Session& s, const Args& args, bool json
     tasks.insert(tasks.end(), hits.begin(), hits.end());
   }
   if (tasks.empty()) {
-    int cpu = 0;
-    if (auto pc = k->SymbolAddress("panic_cpu")) cpu = static_cast<int32_t>(k->ReadU32(*pc).value_or(0));
-    if (cpu >= 0 && static_cast<size_t>(cpu) < tl->active.size()) {
-      if (const TaskInfo* t = tl->FindTask(tl->active[static_cast<size_t>(cpu)])) tasks.push_back(t);
-    }
+    CORONER_TRY(const TaskInfo* t, s.ContextTask());
+    tasks.push_back(t);
   }
   ValueFormatter f(k->types(), k->memory(), &k->symbols());
   std::string out;
@@ -171,6 +170,174 @@ Result<std::string> RunBugCommand(const Session& s, const Args& args, bool json)
   return out;
 }
 
+std::string RenderEvalText(const EvalResult& r) {
+  uint64_t v = r.value;
+  std::string unit;
+  if (v && v % (1ull << 30) == 0) unit = fmt::format("({}GB)", v >> 30);
+  else if (v && v % (1ull << 20) == 0) unit = fmt::format("({}MB)", v >> 20);
+  else if (v && v % (1ull << 10) == 0) unit = fmt::format("({}KB)", v >> 10);
+  std::string neg = static_cast<int64_t>(v) < 0 ? fmt::format("({})", static_cast<int64_t>(v)) : "";
+  return fmt::format("hexadecimal: {:x}  {}\n    decimal: {}  {}\n      octal: {:o}\n     binary: {:064b}\n", v, unit, v,
+                     neg, v, v);
+}
+
+nlohmann::ordered_json RenderEvalJson(const EvalResult& r) {
+  return {{"expression", r.expression}, {"value", r.value}, {"signed", static_cast<int64_t>(r.value)},
+          {"hex", fmt::format("{:#x}", r.value)}};
+}
+
+// `set [PID|TASK]`: shows, or changes, the task that bt and task use by default.
+Result<std::string> RunSetCommand(const Session& s, const Args& args, bool json) {
+  if (args.size() > 1) return Error(ErrorCode::kUnsupported, "set takes one PID or task address");
+  CORONER_TRY(const TaskList* tl, s.Tasks());
+  if (args.size() == 1) {
+    const std::string& a = args[0];
+    char* end = nullptr;
+    uint64_t v = std::strtoull(a.c_str(), &end, 10);
+    const TaskInfo* t = nullptr;
+    if (end && !*end) {
+      auto hits = tl->FindPid(static_cast<int32_t>(v));
+      if (hits.size() == 1) t = hits[0];
+      if (hits.size() > 1) {
+        return Error(ErrorCode::kInvalidArgument, fmt::format("PID {} has {} tasks (one per CPU): give a task address", v, hits.size()));
+      }
+    }
+    if (!t) {
+      v = std::strtoull(a.c_str(), &end, 16);
+      if (end && !*end) t = tl->FindTask(v);
+    }
+    if (!t) return Error(ErrorCode::kNotFound, fmt::format("invalid task or pid value: {}", a));
+    CORONER_TRY_VOID(s.SetContext(t->task));
+  }
+  CORONER_TRY(const TaskInfo* t, s.ContextTask());
+  static const std::map<std::string, std::string> kStates = {
+      {"RU", "TASK_RUNNING"}, {"IN", "TASK_INTERRUPTIBLE"}, {"UN", "TASK_UNINTERRUPTIBLE"}, {"ID", "TASK_IDLE"},
+      {"ZO", "EXIT_ZOMBIE"},  {"ST", "TASK_STOPPED"},       {"TR", "TASK_TRACED"},          {"DE", "EXIT_DEAD"},
+      {"PA", "TASK_PARKED"},  {"WA", "TASK_WAKING"},        {"NE", "TASK_NEW"}};
+  auto it = kStates.find(t->StateName());
+  std::string state = it == kStates.end() ? t->StateName() : it->second;
+  int panic_cpu = s.PanicCpu();
+  std::string mark = t->active ? (t->cpu == panic_cpu ? "(PANIC)" : "(ACTIVE)") : "";
+  if (json) {
+    auto j = TaskJson(*t);
+    j["state_name"] = state;
+    j["panic"] = t->active && t->cpu == panic_cpu;
+    return j.dump(2) + "\n";
+  }
+  return fmt::format("    PID: {}\nCOMMAND: \"{}\"\n   TASK: {:x}  [THREAD_INFO: {:x}]\n    CPU: {}\n  STATE: {} {}\n",
+                     t->pid, t->comm, t->task, t->task, t->cpu, state, mark);
+}
+
+// `list [-o OFFSET|struct.member] [-s struct[.member[,member]]] [-H|-h] START`: walks a linked
+// list. START is the first entry; with -H it is a list_head that is not an entry itself; with -h
+// it is an entry whose list_head sits at the offset.
+Result<std::string> RunListCommand(const Session& s, const Args& args, bool json) {
+  CORONER_TRY(const Kernel* k, s.GetKernel());
+  CORONER_TRY(const SymbolTable* syms, s.AllSymbols());
+  uint64_t offset = 0;
+  std::string show;  // -s
+  bool head_only = false, head_entry = false;
+  std::string start_arg;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if ((a == "-o" || a == "-s") && i + 1 < args.size()) {
+      const std::string& v = args[++i];
+      if (a == "-s") {
+        show = v;
+        continue;
+      }
+      auto dot = v.find('.');
+      if (dot != std::string::npos) {
+        CORONER_TRY(Field f, k->FieldOf(v.substr(0, dot), v.substr(dot + 1)));
+        offset = f.offset;
+      } else {
+        CORONER_TRY(offset, EvaluateExpression(v, nullptr));
+      }
+    } else if (a == "-H") {
+      head_only = true;
+    } else if (a == "-h") {
+      head_entry = true;
+    } else if (!a.empty() && a[0] == '-') {
+      return Error(ErrorCode::kUnsupported, fmt::format("option {} is not supported yet", a));
+    } else {
+      start_arg = a;
+    }
+  }
+  if (start_arg.empty()) return Error(ErrorCode::kInvalidArgument, "a start address or symbol is required");
+  uint64_t start = 0;
+  if (const Symbol* sym = syms->Find(start_arg)) {
+    start = sym->address;
+  } else {
+    CORONER_TRY(start, EvaluateExpression(start_arg, syms));
+  }
+  // Addresses of the entries, in list order.
+  std::vector<uint64_t> entries;
+  constexpr size_t kLimit = 1 << 20;
+  if (head_only || head_entry) {
+    uint64_t head = head_entry ? start + offset : start;
+    uint64_t cur = head;
+    std::set<uint64_t> seen;
+    for (;;) {
+      CORONER_TRY(uint64_t next, k->ReadU64(cur));
+      if (next == head || next == 0) break;
+      if (!seen.insert(next).second) {
+        return Error(ErrorCode::kBadData, fmt::format("list at {:#x}: loops back to {:#x} without reaching the head", head, next));
+      }
+      if (entries.size() >= kLimit) return Error(ErrorCode::kRecursion, "more than 1048576 entries");
+      entries.push_back(next - offset);
+      cur = next;
+    }
+  } else {
+    uint64_t cur = start;
+    std::set<uint64_t> seen;
+    while (cur) {
+      if (!seen.insert(cur).second) break;  // back at a visited entry: a circular list
+      if (entries.size() >= kLimit) return Error(ErrorCode::kRecursion, "more than 1048576 entries");
+      entries.push_back(cur);
+      CORONER_TRY(uint64_t next, k->ReadU64(cur + offset));
+      cur = next == 0 ? 0 : next - offset;
+      if (cur == start) break;
+    }
+  }
+  // -s struct[.m1,m2]: the structure, or some members, in gdb's layout.
+  std::string sname, members;
+  if (!show.empty()) {
+    auto dot = show.find('.');
+    sname = show.substr(0, dot);
+    if (dot != std::string::npos) members = show.substr(dot + 1);
+  }
+  ValueFormatter vf(k->types(), k->memory(), syms);
+  std::string out;
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  for (uint64_t e : entries) {
+    nlohmann::ordered_json je;
+    je["address"] = fmt::format("{:#x}", e);
+    out += fmt::format("{:x}\n", e);
+    if (!sname.empty()) {
+      CORONER_TRY(TypeId sid, k->StructType(sname));
+      if (members.empty()) {
+        CORONER_TRY(std::string body, vf.Format(sid, e, false));
+        out += fmt::format("struct {} {}\n", sname, body);
+        je["value"] = body;
+      } else {
+        size_t pos = 0;
+        while (pos <= members.size()) {
+          size_t comma = members.find(',', pos);
+          std::string m = members.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+          pos = comma == std::string::npos ? members.size() + 1 : comma + 1;
+          CORONER_TRY(Field f, k->FieldOf(sname, m));
+          CORONER_TRY(std::string v, vf.Format(f.type, e + f.offset, false));
+          out += fmt::format("  {} = {},\n", m, v);
+          je[m] = v;
+        }
+      }
+    }
+    arr.push_back(je);
+  }
+  if (json) return arr.dump(2) + "\n";
+  return out;
+}
+
 const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
   static const auto* table = new std::map<std::string, std::pair<Handler, const char*>>{
       {"vtop", {Make(RunVtop, RenderVtopText, RenderVtopJson), "kernel virtual to physical, with the page-table walk"}},
@@ -220,6 +387,9 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"task", {RunTaskCommand, "a task's task_struct and thread_info: task [PID|TASK]..."}},
       {"foreach", {RunForeach, "run bt, ps or task for tasks: foreach [PID|TASK|NAME|STATE|-k|-u]... bt|ps|task [flags]"}},
       {"bug", {RunBugCommand, "BUG()/WARN() sites from the kernel's bug table: bug [ADDR]..."}},
+      {"eval", {Make(RunEval, RenderEvalText, RenderEvalJson), "evaluate an expression: eval EXPR"}},
+      {"set", {RunSetCommand, "show or set the current task context: set [PID|TASK]"}},
+      {"list", {RunListCommand, "walk a linked list: list [-o OFFSET|struct.member] [-s struct[.member,...]] [-H|-h] START"}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);

@@ -236,6 +236,35 @@ class ModAgainstGuest(unittest.TestCase):
                     ours = run([d / "vmcore.kdump-zlib", "-c", "mod"]).stdout.splitlines()
                     self.assertEqual(ours, theirs[start:start + len(ours)])
 
+class EvalSetList(unittest.TestCase):
+    def setUp(self):
+        self.dirs = require_dumps(self)
+
+    def test_eval_set_list_equal_crash_on_5_10(self):
+        for d in self.dirs:
+            if not d.name.startswith("5.10"):
+                continue
+            extra = dict(kv.split("=") for kv in (d / "guest-view/extra-pids.txt").read_text().split())
+            cmds = ["eval 0x10 * 3", "eval 1 << 20", "eval 100 / 7", "set", f"set {extra['helper']}", "bt",
+                    "list -H modules -o module.list -s module.name"]
+            theirs = crash_commands(d, cmds)
+            ours = run([d / "vmcore.kdump-zlib", "-c", "; ".join(cmds)]).stdout
+            self.assertIn("STATE: TASK_RUNNING (PANIC)", ours)
+            self.assertEqual(ours.replace("__do_sys_pause", "__x64_sys_pause"), theirs)
+
+    def test_list_walks_modules_and_tasks_everywhere(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                mods = json.loads(run([d / "vmcore.elf", "--json", "-c", "mod"]).stdout)["modules"]
+                listed = json.loads(run([d / "vmcore.elf", "--json", "-c", "list -H modules -o module.list"]).stdout)
+                self.assertEqual(sorted(e["address"] for e in listed), sorted(m["module"] for m in mods))
+                # init_task's tasks list, entered at init_task itself (-h): every process once.
+                ps = json.loads(run([d / "vmcore.elf", "--json", "-c", "ps -G"]).stdout)["tasks"]
+                procs = json.loads(run([d / "vmcore.elf", "--json", "-c",
+                                        "list -h init_task -o task_struct.tasks -s task_struct.pid"]).stdout)
+                self.assertEqual(sorted(int(p["pid"]) for p in procs),
+                                 sorted(t["pid"] for t in ps if t["pid"] != 0))
+
 
 class KmemInfo(unittest.TestCase):
     """kmem -i. Rows fixed between the guest's snapshot and the crash equal /proc/meminfo exactly
