@@ -1,0 +1,599 @@
+#include "lib/debuginfo/dwarf_info.h"
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+namespace coroner {
+namespace {
+
+constexpr int kMaxDepth = 64;
+
+// What the name index keeps per top-level DIE.
+struct IndexEntry {
+  Dwarf_Off offset = 0;
+  bool definition = false;  // not DW_AT_declaration (a variable: has DW_AT_location)
+};
+
+using NameIndex = std::unordered_map<std::string_view, std::vector<IndexEntry>>;
+
+enum IndexKind { kStructIdx, kUnionIdx, kEnumIdx, kTypedefIdx, kBaseIdx, kVarIdx, kFuncIdx, kNumIdx };
+
+std::optional<uint64_t> UdataAttr(Dwarf_Die* die, unsigned name) {
+  Dwarf_Attribute attr;
+  Dwarf_Word v = 0;
+  if (!dwarf_attr_integrate(die, name, &attr) || dwarf_formudata(&attr, &v) != 0) return std::nullopt;
+  return v;
+}
+
+bool TypeDie(Dwarf_Die* die, Dwarf_Die* out) {
+  Dwarf_Attribute attr;
+  return dwarf_attr_integrate(die, DW_AT_type, &attr) && dwarf_formref_die(&attr, out);
+}
+
+// The address of a variable's DW_OP_addr location, if it has exactly that.
+std::optional<uint64_t> LocationAddress(Dwarf_Die* die) {
+  Dwarf_Attribute attr;
+  if (!dwarf_attr(die, DW_AT_location, &attr)) return std::nullopt;
+  Dwarf_Op* ops = nullptr;
+  size_t n = 0;
+  if (dwarf_getlocation(&attr, &ops, &n) != 0 || n < 1 || ops[0].atom != DW_OP_addr) return std::nullopt;
+  return ops[0].number;
+}
+
+}  // namespace
+
+class DwarfInfo::Impl : public LazyTypeSource {
+ public:
+  ~Impl() override {
+    if (dwarf_) dwarf_end(dwarf_);
+    if (fd_ >= 0) close(fd_);
+  }
+
+  Result<void> Open(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) return Error(ErrorCode::kIo, fmt::format("{}: {}", path, std::strerror(errno)));
+    dwarf_ = dwarf_begin(fd_, DWARF_C_READ);
+    if (!dwarf_) {
+      return Error(ErrorCode::kNotFound, fmt::format("{}: no DWARF debug info ({})", path, dwarf_errmsg(-1)));
+    }
+    types_.SetLazySource(this);
+    return {};
+  }
+
+  // ---- the name index ----
+
+  // Indexes the next compile unit's top-level DIEs; false when all are done.
+  bool ScanNextUnit() {
+    if (scan_done_) return false;
+    Dwarf_Off next = 0;
+    size_t header_size = 0;
+    Dwarf_Die cu;
+    if (dwarf_nextcu(dwarf_, next_unit_, &next, &header_size, nullptr, nullptr, nullptr) != 0 ||
+        !dwarf_offdie(dwarf_, next_unit_ + header_size, &cu)) {
+      scan_done_ = true;
+      return false;
+    }
+    next_unit_ = next;
+    ++units_scanned_;
+    Dwarf_Die die;
+    if (dwarf_child(&cu, &die) != 0) return true;
+    do {
+      int tag = dwarf_tag(&die);
+      IndexKind kind;
+      switch (tag) {
+        case DW_TAG_structure_type: kind = kStructIdx; break;
+        case DW_TAG_union_type: kind = kUnionIdx; break;
+        case DW_TAG_enumeration_type: kind = kEnumIdx; break;
+        case DW_TAG_typedef: kind = kTypedefIdx; break;
+        case DW_TAG_base_type: kind = kBaseIdx; break;
+        case DW_TAG_variable: kind = kVarIdx; break;
+        case DW_TAG_subprogram: kind = kFuncIdx; break;
+        default: continue;
+      }
+      const char* name = dwarf_diename(&die);
+      if (!name) continue;
+      auto& entries = index_[kind][std::string_view(name)];
+      IndexEntry e{dwarf_dieoffset(&die), false};
+      if (kind == kVarIdx) {
+        e.definition = dwarf_hasattr(&die, DW_AT_location);
+        // Every definition (a static variable has one per file); one declaration.
+        if (!e.definition && !entries.empty()) continue;
+      } else if (kind == kTypedefIdx || kind == kBaseIdx || kind == kFuncIdx) {
+        if (!entries.empty()) continue;
+        e.definition = true;
+      } else {
+        e.definition = !dwarf_hasattr(&die, DW_AT_declaration);
+        // The first definition, and a declaration while there is none.
+        if (!entries.empty() && (entries.back().definition || !e.definition)) continue;
+      }
+      entries.push_back(e);
+    } while (dwarf_siblingof(&die, &die) == 0);
+    return true;
+  }
+
+  const std::vector<IndexEntry>* Entries(IndexKind kind, std::string_view name) const {
+    auto it = index_[kind].find(name);
+    return it == index_[kind].end() ? nullptr : &it->second;
+  }
+
+  // A definition of a struct/union/enum by name, scanning further units if needed.
+  std::optional<Dwarf_Off> FindDefinition(IndexKind kind, std::string_view name) {
+    for (;;) {
+      if (auto* e = Entries(kind, name)) {
+        for (const IndexEntry& x : *e) {
+          if (x.definition) return x.offset;
+        }
+      }
+      if (!ScanNextUnit()) return std::nullopt;
+    }
+  }
+
+  // ---- LazyTypeSource ----
+
+  std::optional<TypeId> Load(TypeTable& table, const std::vector<std::string>& keys) override {
+    (void)table;
+    for (;;) {
+      for (const std::string& key : keys) {
+        auto space = key.find(' ');
+        std::string_view prefix = std::string_view(key).substr(0, space);
+        std::string_view name = std::string_view(key).substr(space + 1);
+        IndexKind kind = prefix == "struct" ? kStructIdx : prefix == "union" ? kUnionIdx
+                         : prefix == "enum" ? kEnumIdx : prefix == "typedef" ? kTypedefIdx : kBaseIdx;
+        const auto* e = Entries(kind, name);
+        if (!e) continue;
+        // An aggregate known only by declaration so far: look further for its definition.
+        bool defined = false;
+        for (const IndexEntry& x : *e) defined |= x.definition;
+        if (!defined && !scan_done_) continue;
+        Dwarf_Die die;
+        if (!dwarf_offdie(dwarf_, e->front().offset, &die)) continue;
+        return Convert(&die, 0);
+      }
+      if (!ScanNextUnit()) break;
+    }
+    // Everything is indexed: a declaration-only aggregate is still a (forward) type.
+    for (const std::string& key : keys) {
+      auto space = key.find(' ');
+      std::string_view prefix = std::string_view(key).substr(0, space);
+      IndexKind kind = prefix == "struct" ? kStructIdx : prefix == "union" ? kUnionIdx : prefix == "enum" ? kEnumIdx : kNumIdx;
+      if (kind == kNumIdx) continue;
+      if (const auto* e = Entries(kind, std::string_view(key).substr(space + 1))) {
+        Dwarf_Die die;
+        if (dwarf_offdie(dwarf_, e->front().offset, &die)) return Convert(&die, 0);
+      }
+    }
+    return std::nullopt;
+  }
+
+  void Complete(TypeTable& table, TypeId id) override {
+    auto it = pending_die_.find(id);
+    if (it == pending_die_.end()) return;
+    Dwarf_Off off = it->second;
+    pending_die_.erase(it);
+    Type t = table.Get(id);  // the placeholder: kind and name
+    IndexKind kind = t.kind == TypeKind::kStruct ? kStructIdx : t.kind == TypeKind::kUnion ? kUnionIdx
+                     : t.kind == TypeKind::kEnum ? kEnumIdx : kTypedefIdx;
+    if (off == 0 && kind != kTypedefIdx) {
+      auto def = FindDefinition(kind, t.name);
+      if (!def) {
+        if (kind != kEnumIdx) {
+          t.kind = TypeKind::kFwd;
+          t.fwd_is_union = kind == kUnionIdx;
+        }
+        table.Set(id, std::move(t));
+        return;
+      }
+      off = *def;
+    }
+    Dwarf_Die die;
+    if (!dwarf_offdie(dwarf_, off, &die)) return;
+    Fill(&die, t, 0);
+    table.Set(id, std::move(t));
+  }
+
+  // ---- conversion ----
+
+  // The table id of a type DIE; named aggregates and typedefs become shared placeholders.
+  TypeId Convert(Dwarf_Die* die, int depth) {
+    Dwarf_Off off = dwarf_dieoffset(die);
+    if (auto it = memo_.find(off); it != memo_.end()) return it->second;
+    if (depth > kMaxDepth) return 0;
+    int tag = dwarf_tag(die);
+    const char* name = dwarf_diename(die);
+    TypeId id = 0;
+    switch (tag) {
+      case DW_TAG_structure_type:
+      case DW_TAG_union_type:
+      case DW_TAG_enumeration_type:
+      case DW_TAG_typedef: {
+        Type t;
+        t.kind = tag == DW_TAG_structure_type ? TypeKind::kStruct : tag == DW_TAG_union_type ? TypeKind::kUnion
+                 : tag == DW_TAG_enumeration_type ? TypeKind::kEnum : TypeKind::kTypedef;
+        if (name) {
+          t.name = name;
+          std::string key = (tag == DW_TAG_structure_type ? "struct " : tag == DW_TAG_union_type ? "union "
+                             : tag == DW_TAG_enumeration_type ? "enum " : "typedef ") + t.name;
+          if (auto c = canonical_.find(key); c != canonical_.end()) {
+            id = c->second;
+            // A placeholder waiting for an index lookup can use this definition instead.
+            if (auto p = pending_die_.find(id); p != pending_die_.end() && p->second == 0 &&
+                (tag == DW_TAG_typedef || !dwarf_hasattr(die, DW_AT_declaration))) {
+              p->second = off;
+            }
+            break;
+          }
+          id = types_.AddPending(std::move(t));
+          bool usable = tag == DW_TAG_typedef || !dwarf_hasattr(die, DW_AT_declaration);
+          pending_die_[id] = usable ? off : 0;
+          canonical_[key] = id;
+          types_.Register(key, id);
+          break;
+        }
+        // Anonymous: converted now, as part of whatever contains it.
+        id = types_.Add(t);
+        memo_[off] = id;
+        Fill(die, t, depth + 1);
+        types_.Set(id, std::move(t));
+        return id;
+      }
+      case DW_TAG_base_type: {
+        std::string key = std::string("base ") + (name ? name : "");
+        if (auto c = canonical_.find(key); c != canonical_.end()) {
+          id = c->second;
+          break;
+        }
+        Type t;
+        t.name = name ? name : "";
+        t.size = UdataAttr(die, DW_AT_byte_size).value_or(0);
+        auto enc = UdataAttr(die, DW_AT_encoding).value_or(0);
+        t.kind = (enc == DW_ATE_float || enc == DW_ATE_complex_float) ? TypeKind::kFloat : TypeKind::kInt;
+        t.is_signed = enc == DW_ATE_signed || enc == DW_ATE_signed_char;
+        id = types_.Add(std::move(t));
+        canonical_[key] = id;
+        types_.Register(key, id);
+        break;
+      }
+      case DW_TAG_pointer_type:
+      case DW_TAG_const_type:
+      case DW_TAG_volatile_type:
+      case DW_TAG_restrict_type: {
+        Type t;
+        t.kind = tag == DW_TAG_pointer_type ? TypeKind::kPointer : tag == DW_TAG_const_type ? TypeKind::kConst
+                 : tag == DW_TAG_volatile_type ? TypeKind::kVolatile : TypeKind::kRestrict;
+        id = types_.Add(t);
+        memo_[off] = id;
+        Dwarf_Die target;
+        t.target = TypeDie(die, &target) ? Convert(&target, depth + 1) : 0;
+        types_.Set(id, std::move(t));
+        return id;
+      }
+      case DW_TAG_atomic_type: {  // _Atomic: shown as its type
+        Dwarf_Die target;
+        id = TypeDie(die, &target) ? Convert(&target, depth + 1) : 0;
+        break;
+      }
+      case DW_TAG_array_type: {
+        // int a[2][3]: one DIE with two subranges, outermost first.
+        std::vector<uint64_t> counts;
+        Dwarf_Die child;
+        if (dwarf_child(die, &child) == 0) {
+          do {
+            if (dwarf_tag(&child) != DW_TAG_subrange_type) continue;
+            uint64_t count = 0;
+            if (auto c = UdataAttr(&child, DW_AT_count)) {
+              count = *c;
+            } else if (dwarf_hasattr(&child, DW_AT_upper_bound)) {
+              Dwarf_Attribute a;
+              Dwarf_Sword ub = -1;
+              if (dwarf_attr(&child, DW_AT_upper_bound, &a) && dwarf_formsdata(&a, &ub) == 0 && ub >= 0) {
+                count = static_cast<uint64_t>(ub) + 1;
+              }
+            }
+            counts.push_back(count);
+          } while (dwarf_siblingof(&child, &child) == 0);
+        }
+        if (counts.empty()) counts.push_back(0);
+        Type outer;
+        outer.kind = TypeKind::kArray;
+        id = types_.Add(outer);
+        memo_[off] = id;
+        Dwarf_Die elem_die;
+        TypeId elem = TypeDie(die, &elem_die) ? Convert(&elem_die, depth + 1) : 0;
+        for (size_t i = counts.size(); i-- > 1;) {
+          Type inner;
+          inner.kind = TypeKind::kArray;
+          inner.target = elem;
+          inner.count = counts[i];
+          elem = types_.Add(std::move(inner));
+        }
+        outer.target = elem;
+        outer.count = counts[0];
+        types_.Set(id, std::move(outer));
+        return id;
+      }
+      case DW_TAG_subroutine_type:
+      case DW_TAG_subprogram: {
+        Type t;
+        t.kind = TypeKind::kFunction;
+        id = types_.Add(t);
+        memo_[off] = id;
+        Dwarf_Die ret;
+        t.target = TypeDie(die, &ret) ? Convert(&ret, depth + 1) : 0;
+        Dwarf_Die child;
+        if (dwarf_child(die, &child) == 0) {
+          do {
+            int ct = dwarf_tag(&child);
+            if (ct == DW_TAG_formal_parameter) {
+              Dwarf_Die pt;
+              t.params.push_back(TypeDie(&child, &pt) ? Convert(&pt, depth + 1) : 0);
+            } else if (ct == DW_TAG_unspecified_parameters) {
+              t.variadic = true;
+            }
+          } while (dwarf_siblingof(&child, &child) == 0);
+        }
+        types_.Set(id, std::move(t));
+        return id;
+      }
+      default:  // DW_TAG_unspecified_type (void) and anything unknown
+        id = 0;
+        break;
+    }
+    memo_[off] = id;
+    return id;
+  }
+
+  // Fills a struct/union/enum/typedef body from its defining DIE.
+  void Fill(Dwarf_Die* die, Type& t, int depth) {
+    if (t.kind == TypeKind::kTypedef) {
+      Dwarf_Die target;
+      t.target = TypeDie(die, &target) ? Convert(&target, depth + 1) : 0;
+      return;
+    }
+    t.size = UdataAttr(die, DW_AT_byte_size).value_or(0);
+    if (t.kind == TypeKind::kEnum) {
+      Dwarf_Die under;
+      if (TypeDie(die, &under)) {
+        auto enc = UdataAttr(&under, DW_AT_encoding).value_or(0);
+        t.is_signed = enc == DW_ATE_signed || enc == DW_ATE_signed_char;
+      }
+    }
+    Dwarf_Die child;
+    if (dwarf_child(die, &child) != 0) return;
+    do {
+      int ct = dwarf_tag(&child);
+      if (t.kind == TypeKind::kEnum && ct == DW_TAG_enumerator) {
+        Dwarf_Attribute a;
+        TypeEnumerator e;
+        const char* n = dwarf_diename(&child);
+        e.name = n ? n : "";
+        if (dwarf_attr(&child, DW_AT_const_value, &a)) {
+          if (dwarf_whatform(&a) == DW_FORM_sdata || dwarf_whatform(&a) == DW_FORM_implicit_const) {
+            Dwarf_Sword v = 0;
+            dwarf_formsdata(&a, &v);
+            e.value = v;
+          } else {
+            Dwarf_Word v = 0;
+            dwarf_formudata(&a, &v);
+            // Fixed-size forms carry no sign: a signed enum's value is sign-extended from its size.
+            if (t.is_signed && t.size > 0 && t.size < 8 && (v >> (t.size * 8 - 1)) & 1) {
+              v |= ~((uint64_t{1} << (t.size * 8)) - 1);
+            }
+            e.value = static_cast<int64_t>(v);
+          }
+        }
+        t.enumerators.push_back(std::move(e));
+      } else if ((t.kind == TypeKind::kStruct || t.kind == TypeKind::kUnion) && ct == DW_TAG_member) {
+        TypeMember m;
+        const char* n = dwarf_diename(&child);
+        m.name = n ? n : "";
+        Dwarf_Die mt;
+        m.type = TypeDie(&child, &mt) ? Convert(&mt, depth + 1) : 0;
+        uint64_t byte_off = 0;
+        Dwarf_Attribute a;
+        if (dwarf_attr(&child, DW_AT_data_member_location, &a)) {
+          Dwarf_Word v = 0;
+          if (dwarf_formudata(&a, &v) == 0) {
+            byte_off = v;
+          } else {
+            // DWARF 2 style: a location expression DW_OP_plus_uconst N.
+            Dwarf_Op* ops = nullptr;
+            size_t nops = 0;
+            if (dwarf_getlocation(&a, &ops, &nops) == 0 && nops == 1 && ops[0].atom == DW_OP_plus_uconst) {
+              byte_off = ops[0].number;
+            }
+          }
+        }
+        m.bit_offset = byte_off * 8;
+        if (auto bits = UdataAttr(&child, DW_AT_bit_size)) {
+          m.bit_size = static_cast<uint32_t>(*bits);
+          if (auto dbo = UdataAttr(&child, DW_AT_data_bit_offset)) {
+            m.bit_offset = *dbo;
+          } else if (auto bo = UdataAttr(&child, DW_AT_bit_offset)) {
+            // DWARF 2-4: counted from the storage unit's most significant bit (little endian).
+            uint64_t storage = UdataAttr(&child, DW_AT_byte_size).value_or(types_.SizeOf(m.type).value_or(0));
+            m.bit_offset = byte_off * 8 + storage * 8 - *bo - *bits;
+          }
+        }
+        t.members.push_back(std::move(m));
+      }
+    } while (dwarf_siblingof(&child, &child) == 0);
+  }
+
+  // ---- globals ----
+
+  std::optional<TypeId> GlobalType(std::string_view name, const std::vector<uint64_t>& addresses,
+                                   bool global_symbol) {
+    auto type_of = [&](Dwarf_Off off) -> std::optional<TypeId> {
+      Dwarf_Die die;
+      if (!dwarf_offdie(dwarf_, off, &die)) return std::nullopt;
+      if (dwarf_tag(&die) == DW_TAG_subprogram) return Convert(&die, 0);
+      Dwarf_Die t;
+      return TypeDie(&die, &t) ? Convert(&t, 0) : 0;
+    };
+    for (;;) {
+      if (const auto* e = Entries(kVarIdx, name)) {
+        for (const IndexEntry& x : *e) {
+          if (!x.definition) continue;
+          Dwarf_Die die;
+          if (!dwarf_offdie(dwarf_, x.offset, &die)) continue;
+          auto loc = LocationAddress(&die);
+          for (uint64_t a : addresses) {
+            if (loc && *loc == a) return type_of(x.offset);
+          }
+        }
+        if (global_symbol) {
+          for (const IndexEntry& x : *e) {
+            if (x.definition) continue;
+            auto t = type_of(x.offset);
+            const Type& r = types_.Get(types_.Resolve(t.value_or(0)));
+            if (t && types_.SizeOf(*t) && !(r.kind == TypeKind::kArray && r.count == 0)) return t;  // complete: the definition cannot say more
+          }
+        }
+      }
+      if (const auto* f = Entries(kFuncIdx, name)) return type_of(f->front().offset);
+      if (!ScanNextUnit()) break;
+    }
+    if (const auto* e = Entries(kVarIdx, name)) return type_of(e->front().offset);
+    return std::nullopt;
+  }
+
+  // ---- lines ----
+
+  // gdb's choice (find_pc_line, which crash prints): the rows at the highest address <= pc;
+  // of those the last one that is a statement, else the last one. The file is the line
+  // table's name, under the unit's DW_AT_comp_dir when relative, as crash prints it.
+  std::optional<SourceLine> LineAt(uint64_t address) {
+    Dwarf_Die cu;
+    if (!dwarf_addrdie(dwarf_, address, &cu)) return std::nullopt;
+    Dwarf_Lines* lines = nullptr;
+    size_t n = 0;
+    if (dwarf_getsrclines(&cu, &lines, &n) != 0 || n == 0) return std::nullopt;
+    auto addr_of = [&](size_t i) {
+      Dwarf_Addr a = 0;
+      dwarf_lineaddr(dwarf_onesrcline(lines, i), &a);
+      return a;
+    };
+    // Rows are sorted by address: the first row past `address`.
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+      size_t mid = (lo + hi) / 2;
+      if (addr_of(mid) <= address) lo = mid + 1; else hi = mid;
+    }
+    if (lo == 0) return std::nullopt;
+    Dwarf_Addr at = addr_of(lo - 1);
+    Dwarf_Line* best = nullptr;
+    Dwarf_Line* last = nullptr;
+    for (size_t i = lo; i-- > 0 && addr_of(i) == at;) {
+      Dwarf_Line* l = dwarf_onesrcline(lines, i);
+      bool end = false, stmt = false;
+      dwarf_lineendsequence(l, &end);
+      dwarf_linebeginstatement(l, &stmt);
+      if (end) continue;
+      if (!last) last = l;
+      if (stmt) {
+        best = l;
+        break;
+      }
+    }
+    if (!best) best = last;
+    if (!best) return std::nullopt;
+    int lineno = 0;
+    dwarf_lineno(best, &lineno);
+    const char* file = dwarf_linesrc(best, nullptr, nullptr);
+    SourceLine out{file ? file : "??", lineno};
+    Dwarf_Attribute attr;
+    const char* comp_dir = dwarf_formstring(dwarf_attr(&cu, DW_AT_comp_dir, &attr));
+    if (comp_dir && !out.file.empty() && out.file[0] != '/') {
+      std::string dir = comp_dir;
+      if (!dir.empty() && dir.back() != '/') dir += '/';
+      out.file = dir + out.file;
+    }
+    for (size_t p; (p = out.file.find("//")) != std::string::npos;) out.file.erase(p, 1);
+    return out;
+  }
+
+  std::vector<InlinedCall> InlinedCallsAt(uint64_t address) {
+    std::vector<InlinedCall> out;
+    Dwarf_Die cu;
+    if (!dwarf_addrdie(dwarf_, address, &cu)) return out;
+    Dwarf_Die* scopes = nullptr;
+    int n = dwarf_getscopes(&cu, address, &scopes);
+    Dwarf_Files* files = nullptr;
+    size_t nfiles = 0;
+    dwarf_getsrcfiles(&cu, &files, &nfiles);
+    for (int i = 0; i < n; ++i) {
+      if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine) continue;
+      InlinedCall c;
+      const char* fn = dwarf_diename(&scopes[i]);
+      c.function = fn ? fn : "??";
+      if (auto f = UdataAttr(&scopes[i], DW_AT_call_file); f && files && *f < nfiles) {
+        const char* path = dwarf_filesrc(files, *f, nullptr, nullptr);
+        c.call_file = path ? path : "??";
+      }
+      c.call_line = static_cast<int>(UdataAttr(&scopes[i], DW_AT_call_line).value_or(0));
+      out.push_back(std::move(c));
+    }
+    free(scopes);
+    return out;
+  }
+
+  size_t UnitsTotal() {
+    if (!units_total_) {
+      size_t n = 0;
+      Dwarf_Off off = 0, next = 0;
+      size_t hs = 0;
+      while (dwarf_nextcu(dwarf_, off, &next, &hs, nullptr, nullptr, nullptr) == 0) {
+        ++n;
+        off = next;
+      }
+      units_total_ = n;
+    }
+    return *units_total_;
+  }
+
+  TypeTable types_;
+  size_t units_scanned_ = 0;
+
+ private:
+  int fd_ = -1;
+  Dwarf* dwarf_ = nullptr;
+  Dwarf_Off next_unit_ = 0;
+  bool scan_done_ = false;
+  std::optional<size_t> units_total_;
+  NameIndex index_[kNumIdx];
+  std::unordered_map<Dwarf_Off, TypeId> memo_;
+  std::unordered_map<std::string, TypeId> canonical_;  // "struct x" -> its one id
+  std::unordered_map<TypeId, Dwarf_Off> pending_die_;  // placeholder -> defining DIE (0: look up)
+};
+
+DwarfInfo::DwarfInfo(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DwarfInfo::~DwarfInfo() = default;
+
+Result<std::unique_ptr<DwarfInfo>> DwarfInfo::Open(const std::string& path) {
+  auto impl = std::make_unique<Impl>();
+  CORONER_TRY_VOID(impl->Open(path));
+  return std::unique_ptr<DwarfInfo>(new DwarfInfo(std::move(impl)));
+}
+
+const TypeTable& DwarfInfo::types() const { return impl_->types_; }
+
+std::optional<TypeId> DwarfInfo::GlobalType(std::string_view name, const std::vector<uint64_t>& addresses,
+                                            bool global_symbol) const {
+  return impl_->GlobalType(name, addresses, global_symbol);
+}
+
+std::optional<SourceLine> DwarfInfo::LineAt(uint64_t address) const { return impl_->LineAt(address); }
+
+std::vector<InlinedCall> DwarfInfo::InlinedCallsAt(uint64_t address) const { return impl_->InlinedCallsAt(address); }
+
+size_t DwarfInfo::units_scanned() const { return impl_->units_scanned_; }
+size_t DwarfInfo::units_total() const { return impl_->UnitsTotal(); }
+
+}  // namespace coroner
