@@ -9,6 +9,7 @@ std::string RenderSymText(const SymResult& r) {
   for (const SymLine& l : r.lines) {
     out += fmt::format("{:016x} ({}) {}", l.address, l.type, l.name);
     if (l.offset) out += fmt::format("+{}", l.offset);
+    if (!l.source.empty()) out += " " + l.source;
     out += "\n";
   }
   return out;
@@ -21,11 +22,15 @@ nlohmann::ordered_json RenderSymJson(const SymResult& r) {
                    {"type", std::string(1, l.type)},
                    {"name", l.name},
                    {"offset", l.offset}});
+    if (!l.source.empty()) arr.back()["source"] = l.source;
   }
   return arr;
 }
 
-std::string RenderStructText(const StructResult& r) { return r.types->Layout(r.id, r.offsets); }
+std::string RenderStructText(const StructResult& r) {
+  if (!r.symbol.empty()) return r.types->Declaration(r.id, r.symbol) + ";\n";
+  return r.types->Layout(r.id, r.offsets);
+}
 
 namespace {
 
@@ -59,6 +64,12 @@ void MembersJson(const TypeTable& types, const Type& t, uint64_t base_bits, nloh
 nlohmann::ordered_json RenderStructJson(const StructResult& r) {
   const Type& t = r.types->Get(r.id);
   nlohmann::ordered_json j;
+  if (!r.symbol.empty()) {
+    j["symbol"] = r.symbol;
+    j["type"] = r.types->Name(r.id);
+    j["declaration"] = r.types->Declaration(r.id, r.symbol);
+    return j;
+  }
   j["name"] = r.types->Name(r.id);
   auto size = r.types->SizeOf(r.id);
   j["size"] = size ? nlohmann::ordered_json(*size) : nlohmann::ordered_json(nullptr);
