@@ -13,6 +13,7 @@
 #include "lib/render/symbol_render.h"
 #include "lib/commands/print.h"
 #include "lib/render/memory_render.h"
+#include "lib/render/dis_render.h"
 
 namespace coroner {
 namespace {
@@ -68,6 +69,8 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
                   }),
               "print a global: p [&]GLOBAL[.member|->member|[i]]..."}},
       {"rd", {Make(RunRd, RenderRdText, RenderRdJson), "read memory: rd [-8|-16|-32|-64] [-p] [-a] [-x] [-d] ADDR [COUNT]"}},
+      {"dis", {Make(RunDis, RenderDisText, RenderDisJson),
+               "disassemble: dis [-r|-f] [-l] SYMBOL|ADDR|SYMBOL+OFF [COUNT]"}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);
