@@ -233,10 +233,13 @@ Result<DisResult> RunDis(const Session& s, const std::vector<std::string>& args)
       r.lines.erase(r.lines.begin(), r.lines.end() - static_cast<std::ptrdiff_t>(*count));
     }
   } else if (whole_function || forward) {
-    uint64_t at = whole_function ? func_start : address;
+    // -f decodes from the function's start (the address may be inside an instruction) and shows
+    // the instructions from the first one at or after the address.
+    uint64_t at = func_start;
     while (at < func_end && r.lines.size() < kMaxInstructions) {
       uint32_t size = 0;
       CORONER_TRY_VOID(add(at, size));
+      if (forward && at < address) r.lines.pop_back();
       at += size;
     }
   } else {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 
@@ -466,54 +467,131 @@ class DwarfInfo::Impl : public LazyTypeSource {
 
   // ---- lines ----
 
-  // gdb's choice (find_pc_line, which crash prints): the rows at the highest address <= pc;
-  // of those the last one that is a statement, else the last one. The file is the line
-  // table's name, under the unit's DW_AT_comp_dir when relative, as crash prints it.
+  // gdb's line tables, which crash prints: gdb 10 (crash 8.0.2) turns a unit's line program
+  // into one table per source file (dwarf2/read.c lnp_state_machine::record_line, buildsym.c
+  // record_line): a switch to another file ends the previous file's range with a line-0
+  // marker at that address, which deletes that file's rows there; a non-statement row of a
+  // new file at an address that already has a statement row is ignored; a row repeating the
+  // same file and line is dropped when the line has a non-zero discriminator. find_pc_line
+  // then takes, of the files' last rows at or below the pc (markers excluded), the highest;
+  // at a non-statement row it steps back to a statement row at the same address.
+  struct LineEntry {
+    uint64_t pc;
+    int line;
+    bool stmt;
+  };
+  struct FileLines {
+    std::string name;
+    std::vector<LineEntry> rows;
+  };
+  struct UnitLines {
+    std::string comp_dir;
+    std::vector<FileLines> files;
+  };
+
+  const UnitLines* LinesOfUnit(Dwarf_Die* cu) {
+    Dwarf_Off off = dwarf_dieoffset(cu);
+    if (auto it = unit_lines_.find(off); it != unit_lines_.end()) return &it->second;
+    UnitLines& u = unit_lines_[off];
+    Dwarf_Attribute attr;
+    if (const char* dir = dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &attr))) u.comp_dir = dir;
+    Dwarf_Lines* lines = nullptr;
+    size_t n = 0;
+    if (dwarf_getsrclines(cu, &lines, &n) != 0) return &u;
+    std::unordered_map<std::string_view, size_t> file_index;
+    auto file_of = [&](const char* name) {
+      std::string_view key = name ? name : "??";
+      auto [it, added] = file_index.emplace(key, u.files.size());
+      if (added) u.files.push_back({std::string(key), {}});
+      return it->second;
+    };
+    auto record = [&](size_t file, int line, uint64_t pc, bool stmt) {
+      auto& rows = u.files[file].rows;
+      if (line == 0) {
+        while (!rows.empty() && rows.back().pc == pc) rows.pop_back();
+      }
+      rows.push_back({pc, line, stmt});
+    };
+    // One state machine per sequence, as gdb runs it.
+    constexpr size_t kNoFile = ~size_t{0};
+    size_t last_file = kNoFile;
+    int last_line = 0, prev_row_line = -1;
+    uint64_t last_address = 0;
+    bool stmt_at_address = false, nonzero_discriminator = false;
+    for (size_t i = 0; i < n; ++i) {
+      Dwarf_Line* l = dwarf_onesrcline(lines, i);
+      Dwarf_Addr pc = 0;
+      int line = 0;
+      bool stmt = false, end = false;
+      unsigned disc = 0;
+      dwarf_lineaddr(l, &pc);
+      dwarf_lineno(l, &line);
+      dwarf_linebeginstatement(l, &stmt);
+      dwarf_lineendsequence(l, &end);
+      dwarf_linediscriminator(l, &disc);
+      if (line != prev_row_line) {
+        nonzero_discriminator = disc != 0;
+      } else {
+        nonzero_discriminator |= disc != 0;
+      }
+      prev_row_line = line;
+      if (last_address != pc) stmt_at_address = false;
+      stmt_at_address |= stmt;
+      if (end) {
+        if (last_file != kNoFile) record(last_file, 0, pc, true);
+        last_file = kNoFile;
+        last_line = 0;
+        prev_row_line = -1;
+        last_address = pc;
+        stmt_at_address = false;
+        continue;
+      }
+      size_t file = file_of(dwarf_linesrc(l, nullptr, nullptr));
+      bool file_changed = last_file != file;
+      bool ignore = (file_changed && last_file != kNoFile && last_address == pc && !stmt && stmt_at_address) || line == 0;
+      if (file_changed && !ignore && last_file != kNoFile) record(last_file, 0, pc, true);
+      if (!ignore) {
+        if (file_changed || line != last_line || !nonzero_discriminator) record(file, line, pc, stmt);
+        last_file = file;
+        last_line = line;
+      }
+      last_address = pc;
+    }
+    // gdb sorts each table by address (ELF objfiles are "reordered"), markers first at a pc.
+    for (FileLines& f : u.files) {
+      std::stable_sort(f.rows.begin(), f.rows.end(), [](const LineEntry& a, const LineEntry& b) {
+        if (a.pc == b.pc && (a.line == 0) != (b.line == 0)) return a.line == 0;
+        return a.pc < b.pc;
+      });
+    }
+    return &u;
+  }
+
   std::optional<SourceLine> LineAt(uint64_t address) {
     Dwarf_Die cu;
     if (!dwarf_addrdie(dwarf_, address, &cu)) return std::nullopt;
-    Dwarf_Lines* lines = nullptr;
-    size_t n = 0;
-    if (dwarf_getsrclines(&cu, &lines, &n) != 0 || n == 0) return std::nullopt;
-    auto addr_of = [&](size_t i) {
-      Dwarf_Addr a = 0;
-      dwarf_lineaddr(dwarf_onesrcline(lines, i), &a);
-      return a;
-    };
-    // Rows are sorted by address: the first row past `address`.
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-      size_t mid = (lo + hi) / 2;
-      if (addr_of(mid) <= address) lo = mid + 1; else hi = mid;
-    }
-    if (lo == 0) return std::nullopt;
-    Dwarf_Addr at = addr_of(lo - 1);
-    Dwarf_Line* best = nullptr;
-    Dwarf_Line* last = nullptr;
-    for (size_t i = lo; i-- > 0 && addr_of(i) == at;) {
-      Dwarf_Line* l = dwarf_onesrcline(lines, i);
-      bool end = false, stmt = false;
-      dwarf_lineendsequence(l, &end);
-      dwarf_linebeginstatement(l, &stmt);
-      if (end) continue;
-      if (!last) last = l;
-      if (stmt) {
-        best = l;
-        break;
+    const UnitLines* u = LinesOfUnit(&cu);
+    const LineEntry* best = nullptr;
+    const FileLines* best_file = nullptr;
+    for (const FileLines& f : u->files) {
+      const auto& rows = f.rows;
+      auto it = std::upper_bound(rows.begin(), rows.end(), address,
+                                 [](uint64_t pc, const LineEntry& e) { return pc < e.pc; });
+      if (it == rows.begin()) continue;
+      const LineEntry* prev = &*(it - 1);
+      if (prev->line == 0 || (best && prev->pc <= best->pc)) continue;
+      best = prev;
+      best_file = &f;
+      if (!best->stmt) {
+        const LineEntry* tmp = best;
+        while (tmp > rows.data() && (tmp - 1)->pc == tmp->pc && (tmp - 1)->line != 0 && !tmp->stmt) --tmp;
+        if (tmp->stmt) best = tmp;
       }
     }
-    if (!best) best = last;
     if (!best) return std::nullopt;
-    int lineno = 0;
-    dwarf_lineno(best, &lineno);
-    const char* file = dwarf_linesrc(best, nullptr, nullptr);
-    SourceLine out{file ? file : "??", lineno};
-    Dwarf_Attribute attr;
-    const char* comp_dir = dwarf_formstring(dwarf_attr(&cu, DW_AT_comp_dir, &attr));
-    if (comp_dir && !out.file.empty() && out.file[0] != '/') {
-      std::string dir = comp_dir;
-      if (!dir.empty() && dir.back() != '/') dir += '/';
-      out.file = dir + out.file;
+    SourceLine out{best_file->name, best->line};
+    if (!u->comp_dir.empty() && !out.file.empty() && out.file[0] != '/') {
+      out.file = u->comp_dir + (u->comp_dir.back() == '/' ? "" : "/") + out.file;
     }
     for (size_t p; (p = out.file.find("//")) != std::string::npos;) out.file.erase(p, 1);
     return out;
@@ -571,6 +649,7 @@ class DwarfInfo::Impl : public LazyTypeSource {
   std::unordered_map<Dwarf_Off, TypeId> memo_;
   std::unordered_map<std::string, TypeId> canonical_;  // "struct x" -> its one id
   std::unordered_map<TypeId, Dwarf_Off> pending_die_;  // placeholder -> defining DIE (0: look up)
+  std::unordered_map<Dwarf_Off, UnitLines> unit_lines_;
 };
 
 DwarfInfo::DwarfInfo(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
