@@ -223,10 +223,12 @@ Result<DisResult> RunDis(const Session& s, const std::vector<std::string>& args)
   if (reverse) {
     // From the function's start through the instruction at (or covering) the address; with a
     // count, only the last COUNT of them.
+    // (crash: through the first instruction that starts at or after the address).
     uint64_t at = func_start;
-    while (at <= address && r.lines.size() < kMaxInstructions) {
+    while (r.lines.size() < kMaxInstructions) {
       uint32_t size = 0;
       CORONER_TRY_VOID(add(at, size));
+      if (at >= address) break;
       at += size;
     }
     if (count && r.lines.size() > *count) {
