@@ -601,11 +601,27 @@ class DwarfInfo::Impl : public LazyTypeSource {
     std::vector<InlinedCall> out;
     Dwarf_Die cu;
     if (!dwarf_addrdie(dwarf_, address, &cu)) return out;
+    // dwarf_getscopes gives the innermost inlined instance (then its abstract origin's scopes);
+    // dwarf_getscopes_die gives the concrete nesting from there up to the unit.
     Dwarf_Die* scopes = nullptr;
     int n = dwarf_getscopes(&cu, address, &scopes);
+    if (n <= 0) return out;
+    // The innermost inlined instance (a lexical block may be inside it).
+    int first_inline = -1;
+    for (int i = 0; i < n && first_inline < 0; ++i) {
+      if (dwarf_tag(&scopes[i]) == DW_TAG_inlined_subroutine) first_inline = i;
+      if (dwarf_tag(&scopes[i]) == DW_TAG_subprogram) break;
+    }
+    Dwarf_Die innermost = first_inline >= 0 ? scopes[first_inline] : scopes[0];
+    free(scopes);
+    if (first_inline < 0) return out;
+    scopes = nullptr;
+    n = dwarf_getscopes_die(&innermost, &scopes);
     Dwarf_Files* files = nullptr;
     size_t nfiles = 0;
     dwarf_getsrcfiles(&cu, &files, &nfiles);
+    Dwarf_Attribute attr;
+    const char* comp_dir = dwarf_formstring(dwarf_attr(&cu, DW_AT_comp_dir, &attr));
     for (int i = 0; i < n; ++i) {
       if (dwarf_tag(&scopes[i]) != DW_TAG_inlined_subroutine) continue;
       InlinedCall c;
@@ -614,6 +630,10 @@ class DwarfInfo::Impl : public LazyTypeSource {
       if (auto f = UdataAttr(&scopes[i], DW_AT_call_file); f && files && *f < nfiles) {
         const char* path = dwarf_filesrc(files, *f, nullptr, nullptr);
         c.call_file = path ? path : "??";
+        if (comp_dir && *comp_dir && !c.call_file.empty() && c.call_file[0] != '/') {
+          c.call_file = std::string(comp_dir) + "/" + c.call_file;
+        }
+        for (size_t p; (p = c.call_file.find("//")) != std::string::npos;) c.call_file.erase(p, 1);
       }
       c.call_line = static_cast<int>(UdataAttr(&scopes[i], DW_AT_call_line).value_or(0));
       out.push_back(std::move(c));
