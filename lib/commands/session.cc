@@ -47,7 +47,7 @@ Result<std::unique_ptr<Session>> Session::Open(const std::vector<std::string>& d
       }
     }
   }
-  if (!path.empty()) s->UseVmlinux(path);
+  if (!path.empty()) s->UseVmlinux(path, options.index_dir);
   return s;
 }
 
@@ -73,7 +73,7 @@ uint64_t Session::kaslr_offset() const {
   return vi ? vi->kernel_offset.value_or(0) : 0;
 }
 
-void Session::UseVmlinux(const std::string& path) {
+void Session::UseVmlinux(const std::string& path, const std::string& index_dir) {
   auto syms = ReadElfSymbols(path, kaslr_offset());
   if (!syms) {
     notes_.push_back(fmt::format("{}: not used: {}", path, syms.error().ToString()));
@@ -120,7 +120,9 @@ void Session::UseVmlinux(const std::string& path) {
   }
   vmlinux_ = path;
   elf_symbols_ = std::move(*syms);
-  auto dwarf = DwarfInfo::Open(path);
+  DwarfOptions dwarf_options;
+  dwarf_options.index_dir = index_dir;
+  auto dwarf = DwarfInfo::Open(path, dwarf_options);
   if (!dwarf) {
     notes_.push_back(fmt::format("{} has no DWARF debug info (stripped?): symbols from its symtab, types "
                                  "from the dump's BTF, no line numbers",

@@ -27,6 +27,8 @@ struct SessionOptions {
   bool find_vmlinux = true;                 // look in the standard places when none is given
   // Where the standard places are (tests point this elsewhere); empty = "/".
   std::string root = "/";
+  // Where DWARF name indexes are kept (by build-id); empty: none.
+  std::string index_dir;
 };
 
 class Session {
@@ -78,7 +80,7 @@ class Session {
   const std::string& page_offset_source() const { return page_offset_source_; }
 
  private:
-  void UseVmlinux(const std::string& path);
+  void UseVmlinux(const std::string& path, const std::string& index_dir);
 
   std::unique_ptr<Dump> dump_;
   std::string vmlinux_;

@@ -2,11 +2,16 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -57,7 +62,8 @@ class DwarfInfo::Impl : public LazyTypeSource {
     if (fd_ >= 0) close(fd_);
   }
 
-  Result<void> Open(const std::string& path) {
+  Result<void> Open(const std::string& path, const DwarfOptions& options) {
+    options_ = options;
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) return Error(ErrorCode::kIo, fmt::format("{}: {}", path, std::strerror(errno)));
     dwarf_ = dwarf_begin(fd_, DWARF_C_READ);
@@ -65,7 +71,91 @@ class DwarfInfo::Impl : public LazyTypeSource {
       return Error(ErrorCode::kNotFound, fmt::format("{}: no DWARF debug info ({})", path, dwarf_errmsg(-1)));
     }
     types_.SetLazySource(this);
+    if (!options_.index_dir.empty()) {
+      const void* id = nullptr;
+      ssize_t n = dwelf_elf_gnu_build_id(dwarf_getelf(dwarf_), &id);
+      if (n > 0) {
+        std::string hex;
+        for (ssize_t i = 0; i < n; ++i) hex += fmt::format("{:02x}", static_cast<const uint8_t*>(id)[i]);
+        index_path_ = options_.index_dir + "/" + hex + ".idx";
+      }
+    }
     return {};
+  }
+
+  // ---- the index file ----
+  // Text: "coroner-dwarf-index 1 UNITS\n", then "KIND\tNAME\tOFFSET\tDEFINITION\n" per entry,
+  // in the order a full scan makes them (so a loaded index answers exactly as a scan would).
+  // It is untrusted input: a malformed file is ignored, and offsets are checked when used.
+
+  void WriteIndexFile() {
+    if (index_path_.empty() || index_loaded_) return;
+    std::error_code ec;
+    std::filesystem::create_directories(options_.index_dir, ec);
+    std::string tmp = index_path_ + fmt::format(".tmp{}", ::getpid());
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      if (!out) return;
+      out << "coroner-dwarf-index 1 " << units_scanned_ << "\n";
+      for (int k = 0; k < kNumIdx; ++k) {
+        for (const std::string_view name : index_order_[k]) {
+          if (name.find_first_of("\t\n") != std::string_view::npos) continue;
+          for (const IndexEntry& e : index_[k].at(name)) {
+            out << k << '\t' << name << '\t' << e.offset << '\t' << (e.definition ? 1 : 0) << '\n';
+          }
+        }
+      }
+      if (!out) {
+        std::filesystem::remove(tmp, ec);
+        return;
+      }
+    }
+    std::filesystem::rename(tmp, index_path_, ec);
+    if (ec) std::filesystem::remove(tmp, ec);
+  }
+
+  bool LoadIndexFile() {
+    if (index_path_.empty() || index_tried_) return false;
+    index_tried_ = true;
+    std::ifstream in(index_path_, std::ios::binary);
+    if (!in) return false;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto blob = std::make_unique<std::string>(ss.str());
+    std::string_view text(*blob);
+    std::string_view header = text.substr(0, text.find('\n'));
+    if (header != fmt::format("coroner-dwarf-index 1 {}", UnitsTotal()) || header.size() == text.size()) return false;
+    NameIndex loaded[kNumIdx];
+    std::vector<std::string_view> order[kNumIdx];
+    for (size_t pos = header.size() + 1; pos < text.size();) {
+      size_t end = text.find('\n', pos);
+      if (end == std::string_view::npos) return false;
+      std::string_view line = text.substr(pos, end - pos);
+      pos = end + 1;
+      size_t t1 = line.find('\t'), t2 = line.find('\t', t1 + 1), t3 = line.find('\t', t2 + 1);
+      if (t1 != 1 || t2 == std::string_view::npos || t3 == std::string_view::npos || line[0] < '0' ||
+          line[0] >= '0' + kNumIdx) {
+        return false;
+      }
+      int k = line[0] - '0';
+      std::string_view name = line.substr(t1 + 1, t2 - t1 - 1);
+      std::string_view off_text = line.substr(t2 + 1, t3 - t2 - 1);
+      uint64_t off = 0;
+      auto [p, ec] = std::from_chars(off_text.data(), off_text.data() + off_text.size(), off);
+      if (ec != std::errc() || p != off_text.data() + off_text.size() || name.empty()) return false;
+      auto [it, added] = loaded[k].try_emplace(name);
+      if (added) order[k].push_back(name);
+      it->second.push_back({off, line.substr(t3 + 1) == "1"});
+    }
+    for (int k = 0; k < kNumIdx; ++k) {
+      index_[k] = std::move(loaded[k]);
+      index_order_[k] = std::move(order[k]);
+    }
+    index_blob_ = std::move(blob);
+    units_scanned_ = UnitsTotal();
+    scan_done_ = true;
+    index_loaded_ = true;
+    return true;
   }
 
   // ---- the name index ----
@@ -73,12 +163,15 @@ class DwarfInfo::Impl : public LazyTypeSource {
   // Indexes the next compile unit's top-level DIEs; false when all are done.
   bool ScanNextUnit() {
     if (scan_done_) return false;
+    // After the first units, an index file (if one was written before) answers instead.
+    if (units_scanned_ >= options_.units_before_index && LoadIndexFile()) return true;
     Dwarf_Off next = 0;
     size_t header_size = 0;
     Dwarf_Die cu;
     if (dwarf_nextcu(dwarf_, next_unit_, &next, &header_size, nullptr, nullptr, nullptr) != 0 ||
         !dwarf_offdie(dwarf_, next_unit_ + header_size, &cu)) {
       scan_done_ = true;
+      WriteIndexFile();
       return false;
     }
     next_unit_ = next;
@@ -100,7 +193,9 @@ class DwarfInfo::Impl : public LazyTypeSource {
       }
       const char* name = dwarf_diename(&die);
       if (!name) continue;
-      auto& entries = index_[kind][std::string_view(name)];
+      auto [slot, added] = index_[kind].try_emplace(std::string_view(name));
+      if (added) index_order_[kind].push_back(slot->first);
+      auto& entries = slot->second;
       IndexEntry e{dwarf_dieoffset(&die), false};
       if (kind == kVarIdx) {
         e.definition = dwarf_hasattr(&die, DW_AT_location);
@@ -658,6 +753,8 @@ class DwarfInfo::Impl : public LazyTypeSource {
 
   TypeTable types_;
   size_t units_scanned_ = 0;
+  std::string index_path_;
+  bool index_loaded_ = false;
 
  private:
   int fd_ = -1;
@@ -666,6 +763,10 @@ class DwarfInfo::Impl : public LazyTypeSource {
   bool scan_done_ = false;
   std::optional<size_t> units_total_;
   NameIndex index_[kNumIdx];
+  std::vector<std::string_view> index_order_[kNumIdx];  // names in the order first seen
+  std::unique_ptr<std::string> index_blob_;             // a loaded index file: the names' storage
+  DwarfOptions options_;
+  bool index_tried_ = false;
   std::unordered_map<Dwarf_Off, TypeId> memo_;
   std::unordered_map<std::string, TypeId> canonical_;  // "struct x" -> its one id
   std::unordered_map<TypeId, Dwarf_Off> pending_die_;  // placeholder -> defining DIE (0: look up)
@@ -675,9 +776,9 @@ class DwarfInfo::Impl : public LazyTypeSource {
 DwarfInfo::DwarfInfo(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 DwarfInfo::~DwarfInfo() = default;
 
-Result<std::unique_ptr<DwarfInfo>> DwarfInfo::Open(const std::string& path) {
+Result<std::unique_ptr<DwarfInfo>> DwarfInfo::Open(const std::string& path, const DwarfOptions& options) {
   auto impl = std::make_unique<Impl>();
-  CORONER_TRY_VOID(impl->Open(path));
+  CORONER_TRY_VOID(impl->Open(path, options));
   return std::unique_ptr<DwarfInfo>(new DwarfInfo(std::move(impl)));
 }
 
@@ -694,5 +795,7 @@ std::vector<InlinedCall> DwarfInfo::InlinedCallsAt(uint64_t address) const { ret
 
 size_t DwarfInfo::units_scanned() const { return impl_->units_scanned_; }
 size_t DwarfInfo::units_total() const { return impl_->UnitsTotal(); }
+const std::string& DwarfInfo::index_path() const { return impl_->index_path_; }
+bool DwarfInfo::index_loaded() const { return impl_->index_loaded_; }
 
 }  // namespace coroner

@@ -48,10 +48,18 @@ struct InlinedCall {
   int call_line = 0;
 };
 
+// The name index can be kept on disk, keyed by the file's GNU build-id: the first session that
+// has to index every unit (a name that is defined late, or nowhere) writes it, and later
+// sessions load it instead of scanning once the first units have not answered a lookup.
+struct DwarfOptions {
+  std::string index_dir;            // empty: no index file
+  size_t units_before_index = 64;   // units scanned before an index file is loaded
+};
+
 class DwarfInfo {
  public:
   // Fails with kNotFound if the file has no .debug_info (a stripped vmlinux).
-  static Result<std::unique_ptr<DwarfInfo>> Open(const std::string& path);
+  static Result<std::unique_ptr<DwarfInfo>> Open(const std::string& path, const DwarfOptions& options = {});
   ~DwarfInfo();
   DwarfInfo(const DwarfInfo&) = delete;
   DwarfInfo& operator=(const DwarfInfo&) = delete;
@@ -72,6 +80,10 @@ class DwarfInfo {
   // Compile units indexed so far, of how many (for the banner and the bench).
   size_t units_scanned() const;
   size_t units_total() const;
+  // The index file for this vmlinux (empty without a build-id or an index_dir), and whether
+  // this session loaded it.
+  const std::string& index_path() const;
+  bool index_loaded() const;
 
  private:
   class Impl;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "lib/debuginfo/elf_symbols.h"
 
 namespace coroner {
@@ -101,6 +104,41 @@ TEST_F(DwarfInfoTest, SourceLines) {
   EXPECT_EQ(line->line, 30);  // "int sample_fn(int x) {"
   EXPECT_FALSE(dwarf_->LineAt(1));
   EXPECT_GT(dwarf_->units_total(), 0u);
+}
+
+TEST(DwarfInfo, IndexFileIsWrittenAfterAFullScanAndLoadedLater) {
+  std::string dir = ::testing::TempDir() + "/dwarf-index-test";
+  std::filesystem::remove_all(dir);
+  DwarfOptions opts{dir, 0};
+  {
+    auto d = DwarfInfo::Open(DWARF_SAMPLE, opts);
+    ASSERT_TRUE(d);
+    ASSERT_FALSE((*d)->index_path().empty());  // the sample has a build-id
+    EXPECT_FALSE((*d)->types().Find("struct no_such_struct"));  // scans every unit
+    EXPECT_FALSE((*d)->index_loaded());
+    EXPECT_TRUE(std::filesystem::exists((*d)->index_path()));
+  }
+  auto d = DwarfInfo::Open(DWARF_SAMPLE, opts);
+  ASSERT_TRUE(d);
+  auto id = (*d)->types().Find("struct sample");
+  EXPECT_TRUE((*d)->index_loaded());
+  ASSERT_TRUE(id);
+  EXPECT_EQ((*d)->types().SizeOf(*id), 96u);
+  EXPECT_EQ((*d)->units_scanned(), (*d)->units_total());
+  auto g = (*d)->GlobalType("ticks", {}, true);
+  ASSERT_TRUE(g);
+  EXPECT_EQ((*d)->types().Declaration(*g, "ticks"), "volatile unsigned long ticks");
+
+  // A damaged index file is ignored: the units are scanned as if there were none.
+  {
+    std::ofstream out((*d)->index_path(), std::ios::trunc);
+    out << "coroner-dwarf-index 1 1\n9\tbad\n";
+  }
+  auto again = DwarfInfo::Open(DWARF_SAMPLE, opts);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE((*again)->types().Find("struct sample"));
+  EXPECT_FALSE((*again)->index_loaded());
+  std::filesystem::remove_all(dir);
 }
 
 TEST(DwarfInfo, FileWithoutDwarfIsNotFound) {

@@ -242,6 +242,14 @@ int main(int argc, char** argv) {
   options.vmlinux = no_vmlinux ? std::string() : vmlinux;
   options.debuginfo_dirs = debuginfo_dirs;
   options.find_vmlinux = !no_vmlinux;
+  // DWARF name indexes: $CORONER_INDEX_DIR (empty: none), else the user's cache directory.
+  if (const char* dir = getenv("CORONER_INDEX_DIR")) {
+    options.index_dir = dir;
+  } else if (const char* xdg = getenv("XDG_CACHE_HOME"); xdg && *xdg) {
+    options.index_dir = std::string(xdg) + "/coroner/dwarf-index";
+  } else if (const char* home = getenv("HOME"); home && *home) {
+    options.index_dir = std::string(home) + "/.cache/coroner/dwarf-index";
+  }
   auto session = coroner::Session::Open(dumps, options);
   if (!session) return Fail(session.error());
   for (const auto& note : (*session)->notes()) fmt::print(stderr, "coroner: {}\n", note);
