@@ -47,16 +47,24 @@ PYEOF
   echo "$tmp/$1.py"
 }
 
+# coroner's DWARF name index file: none for the plain rows; a late-defined static (a scan of
+# every unit without the index file) is measured without and then with one.
+export CORONER_INDEX_DIR=
 {
   measure "coroner, vmlinux: sym jiffies" "$coroner" "$dump" "$vmlinux" -c "sym jiffies"
   measure "coroner, vmlinux: struct task_struct" "$coroner" "$dump" "$vmlinux" -c "struct task_struct"
   measure "coroner, vmlinux: p max_pfn" "$coroner" "$dump" "$vmlinux" -c "p max_pfn"
   measure "coroner, vmlinux: dis -l schedule" "$coroner" "$dump" "$vmlinux" -c "dis -l schedule"
+  measure "coroner, vmlinux: p sysrq_crash_op (no index file)" "$coroner" "$dump" "$vmlinux" -c "p sysrq_crash_op"
+  CORONER_INDEX_DIR=$tmp/index "$coroner" "$dump" "$vmlinux" -c "struct no_such_type" >/dev/null 2>&1 || true
+  CORONER_INDEX_DIR=$tmp/index measure "coroner, vmlinux: p sysrq_crash_op (index file)" \
+    "$coroner" "$dump" "$vmlinux" -c "p sysrq_crash_op"
   measure "coroner, no vmlinux: sym jiffies" "$coroner" "$dump" --no-vmlinux -c "sym jiffies"
   measure "coroner, no vmlinux: struct task_struct" "$coroner" "$dump" --no-vmlinux -c "struct task_struct"
   measure "crash: sym jiffies" crash -s "$vmlinux" "$dump" -i "$(crash_script sym 'sym jiffies')"
   measure "crash: struct task_struct" crash -s "$vmlinux" "$dump" -i "$(crash_script struct 'struct task_struct')"
   measure "crash: p max_pfn" crash -s "$vmlinux" "$dump" -i "$(crash_script p 'p max_pfn')"
+  measure "crash: p sysrq_crash_op" crash -s "$vmlinux" "$dump" -i "$(crash_script ps 'p sysrq_crash_op')"
   measure "crash: dis -l schedule" crash -s "$vmlinux" "$dump" -i "$(crash_script dis 'dis -l schedule')"
   measure "drgn: sym jiffies" /usr/bin/python3 "$(drgn_script sym "print(prog.symbol('jiffies'))")"
   measure "drgn: struct task_struct" /usr/bin/python3 "$(drgn_script struct "print(prog.type('struct task_struct'))")"
@@ -75,7 +83,7 @@ print("|---|---:|---:|---:|---:|")
 for name, (s, kb) in res.items():
     ratios = ["", ""]
     if name.startswith("coroner, vmlinux: "):
-        what = name.split(": ", 1)[1]
+        what = name.split(": ", 1)[1].split(" (")[0]
         for i, tool in enumerate(("crash", "drgn")):
             ref = res.get(f"{tool}: {what}")
             if ref and s > 0:
