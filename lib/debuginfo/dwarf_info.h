@@ -13,7 +13,9 @@
 // converted up front. A name index of the units' top-level DIEs (struct/union/enum/typedef/
 // base type, variable, function) is built incrementally: a lookup scans further units only
 // until the name is found (a whole scan is about half a second; common kernel types appear
-// in the first units). A type is converted when looked up; a named struct, union, enum or
+// in the first units). A name that only a whole scan finds (or does not) makes the session
+// write the full index to a file keyed by the build-id (DwarfOptions), which later sessions
+// load instead of scanning. A type is converted when looked up; a named struct, union, enum or
 // typedef reached through it is a placeholder filled in (TypeTable::Get) only when used, so
 // `struct task_struct` converts one level of its members' types, not the kernel.
 //
