@@ -116,6 +116,12 @@ Result<PrintResult> RunPrint(const Session& s, const std::vector<std::string>& a
   }
   const Symbol* sym = syms->Find(name);
   if (!sym) return Error(ErrorCode::kNotFound, fmt::format("No symbol \"{}\" in current context.", name));
+  if (sym->percpu) {
+    return Error(ErrorCode::kUnsupported,
+                 fmt::format("{} is a per-CPU variable (offset {:#x} in each CPU's area): p of per-CPU "
+                             "variables is not supported yet",
+                             name, sym->address));
+  }
   LValue v{0, sym->address, 0};
   if (auto dwarf_type = s.GlobalType(name)) {
     v.type = *dwarf_type;  // from the vmlinux's DWARF
