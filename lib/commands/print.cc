@@ -40,7 +40,7 @@ std::optional<TypeId> ParseTypeName(const TypeTable& types, std::string name, in
     auto elem = ParseTypeName(types, name.substr(0, open), pointers);
     if (!elem || pointers) return std::nullopt;
     for (TypeId id = 1; id < types.size(); ++id) {
-      const Type& t = types.Get(id);
+      const Type& t = types.Peek(id);
       if (t.kind == TypeKind::kArray && t.target == *elem && t.count == count) return id;
     }
     return std::nullopt;
@@ -116,30 +116,28 @@ Result<PrintResult> RunPrint(const Session& s, const std::vector<std::string>& a
   }
   const Symbol* sym = syms->Find(name);
   if (!sym) return Error(ErrorCode::kNotFound, fmt::format("No symbol \"{}\" in current context.", name));
-  auto type_name = KnownGlobalType(name);
-  if (!type_name) {
+  if (sym->percpu) {
     return Error(ErrorCode::kUnsupported,
-                 fmt::format("the type of {} is not known without a vmlinux: BTF records types, not the "
-                             "types of global variables (known: init_task, init_uts_ns, jiffies, ...)",
-                             name));
+                 fmt::format("{} is a per-CPU variable (offset {:#x} in each CPU's area): p of per-CPU "
+                             "variables is not supported yet",
+                             name, sym->address));
   }
-  int pointers = 0;
-  auto base = ParseTypeName(*types, *type_name, pointers);
-  if (!base) return Error(ErrorCode::kNotFound, fmt::format("type {} is not in the dump's BTF", *type_name));
-
-  // Pointer types are looked up in BTF; the table's pointer types (prb) must exist there too.
-  auto pointer_to = [&](TypeId target) -> std::optional<TypeId> {
-    for (TypeId id = 1; id < types->size(); ++id) {
-      const Type& t = types->Get(id);
-      if (t.kind == TypeKind::kPointer && t.target == target) return id;
+  LValue v{0, sym->address, 0};
+  if (auto dwarf_type = s.GlobalType(name)) {
+    v.type = *dwarf_type;  // from the vmlinux's DWARF
+  } else {
+    auto type_name = KnownGlobalType(name);
+    if (!type_name) {
+      return Error(ErrorCode::kUnsupported,
+                   fmt::format("the type of {} is not known without a vmlinux: BTF records types, not the "
+                               "types of global variables (known: init_task, init_uts_ns, jiffies, ...)",
+                               name));
     }
-    return std::nullopt;
-  };
-  LValue v{*base, sym->address, 0};
-  for (int i = 0; i < pointers; ++i) {
-    auto p = pointer_to(v.type);
-    if (!p) return Error(ErrorCode::kNotFound, fmt::format("no pointer type to {} in BTF", *type_name));
-    v.type = *p;
+    int pointers = 0;
+    auto base = ParseTypeName(*types, *type_name, pointers);
+    if (!base) return Error(ErrorCode::kNotFound, fmt::format("type {} is not in the dump's BTF", *type_name));
+    v.type = *base;
+    for (int i = 0; i < pointers; ++i) v.type = types->PointerTo(v.type);
   }
 
   PrintResult r;

@@ -2,8 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
+#include <array>
+
 #include "lib/debuginfo/btf_types.h"
 #include "lib/kernel/modules.h"
+#include "lib/debuginfo/elf_symbols.h"
 
 namespace coroner {
 
@@ -26,12 +31,135 @@ Result<std::unique_ptr<Session>> Session::Open(const std::vector<std::string>& d
   return s;
 }
 
+Result<std::unique_ptr<Session>> Session::Open(const std::vector<std::string>& dump_files,
+                                               const SessionOptions& options) {
+  CORONER_TRY(auto s, Open(dump_files));
+  std::string path = options.vmlinux;
+  if (path.empty() && options.find_vmlinux) {
+    const auto& vi = s->dump_->info.vmcoreinfo;
+    if (vi && vi->osrelease) {
+      for (const std::string& c : VmlinuxCandidates(*vi->osrelease, options)) {
+        struct stat st;
+        if (::stat(c.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+          path = c;
+          s->notes_.push_back(fmt::format("found {}", c));
+          break;
+        }
+      }
+    }
+  }
+  if (!path.empty()) s->UseVmlinux(path, options.index_dir);
+  return s;
+}
+
+std::vector<std::string> Session::VmlinuxCandidates(const std::string& release, const SessionOptions& options) {
+  std::vector<std::string> out;
+  for (const std::string& d : options.debuginfo_dirs) {
+    out.push_back(d + "/vmlinux-" + release);
+    out.push_back(d + "/" + release + "/vmlinux");
+    out.push_back(d + "/lib/modules/" + release + "/vmlinux");
+    out.push_back(d + "/boot/vmlinux-" + release);
+    out.push_back(d + "/vmlinux");
+  }
+  std::string root = options.root.empty() ? "/" : options.root;
+  if (root.back() != '/') root += '/';
+  out.push_back(root + "usr/lib/debug/boot/vmlinux-" + release);
+  out.push_back(root + "usr/lib/debug/lib/modules/" + release + "/vmlinux");
+  out.push_back(root + "boot/vmlinux-" + release);
+  return out;
+}
+
+uint64_t Session::kaslr_offset() const {
+  const auto& vi = dump_->info.vmcoreinfo;
+  return vi ? vi->kernel_offset.value_or(0) : 0;
+}
+
+void Session::UseVmlinux(const std::string& path, const std::string& index_dir) {
+  auto syms = ReadElfSymbols(path, kaslr_offset());
+  if (!syms) {
+    notes_.push_back(fmt::format("{}: not used: {}", path, syms.error().ToString()));
+    return;
+  }
+  // linux_banner in the dump against the file's: the one check that the vmlinux is this kernel.
+  const Symbol* banner_sym = syms->Find("linux_banner");
+  if (!banner_sym) {
+    notes_.push_back(fmt::format("{}: not used: it has no linux_banner symbol", path));
+    return;
+  }
+  uint64_t link_address = banner_sym->address - kaslr_offset();
+  auto file_banner = ReadElfString(path, link_address);
+  auto read_banner = [&](uint64_t va) -> Result<std::string> {
+    CORONER_TRY(const KernelMemory* km, RequireKernelMemory());
+    std::string out;
+    std::array<std::byte, 512> buf{};
+    CORONER_TRY_VOID(km->Read(va, buf));
+    for (std::byte b : buf) {
+      if (b == std::byte{0}) break;
+      out.push_back(static_cast<char>(b));
+    }
+    return out;
+  };
+  auto trim = [](std::string b) {
+    while (!b.empty() && (b.back() == '\n' || b.back() == ' ')) b.pop_back();
+    return b;
+  };
+  auto dump_banner = read_banner(banner_sym->address);
+  if (!file_banner || !dump_banner || *file_banner != *dump_banner || file_banner->empty()) {
+    // Show the dump's real banner, found through its own kallsyms.
+    std::string theirs;
+    if (auto ks = Symbols(); ks && (*ks)->Find("linux_banner")) {
+      auto b = read_banner((*ks)->Find("linux_banner")->address);
+      theirs = b ? trim(*b) : "(unreadable: " + b.error().ToString() + ")";
+    } else {
+      theirs = dump_banner ? trim(*dump_banner) : "(unreadable)";
+    }
+    notes_.push_back(fmt::format(
+        "{} does not match the dump; not used.\n  dump:    {}\n  vmlinux: {}\n"
+        "continuing with the dump's own kallsyms and BTF",
+        path, theirs, file_banner ? trim(*file_banner) : "(unreadable: " + file_banner.error().ToString() + ")"));
+    return;
+  }
+  vmlinux_ = path;
+  elf_symbols_ = std::move(*syms);
+  DwarfOptions dwarf_options;
+  dwarf_options.index_dir = index_dir;
+  auto dwarf = DwarfInfo::Open(path, dwarf_options);
+  if (!dwarf) {
+    notes_.push_back(fmt::format("{} has no DWARF debug info (stripped?): symbols from its symtab, types "
+                                 "from the dump's BTF, no line numbers",
+                                 path));
+    return;
+  }
+  dwarf_ = std::move(*dwarf);
+}
+
+std::optional<TypeId> Session::GlobalType(std::string_view name) const {
+  if (!dwarf_) return std::nullopt;
+  auto syms = Symbols();
+  if (!syms) return std::nullopt;
+  const Symbol* sym = (*syms)->Find(name);
+  if (!sym) return std::nullopt;
+  // DWARF locations are link-time addresses: kernel-image symbols moved by KASLR, per-CPU
+  // offsets did not.
+  return dwarf_->GlobalType(name, {sym->address - kaslr_offset(), sym->address}, sym->IsGlobal());
+}
+
+Result<SourceLine> Session::LineAt(uint64_t address) const {
+  if (!dwarf_) {
+    return Error(ErrorCode::kUnsupported, "line numbers need DWARF: give a vmlinux with debug info");
+  }
+  auto line = dwarf_->LineAt(address - kaslr_offset());
+  if (!line) return Error(ErrorCode::kNotFound, fmt::format("no line number for {:#x}", address));
+  return *line;
+}
+
 Result<const KernelMemory*> Session::RequireKernelMemory() const {
   if (!kmem_) return Error(ErrorCode::kUnsupported, kmem_error_);
   return kmem_.get();
 }
 
 Result<const SymbolTable*> Session::Symbols() const {
+  if (elf_symbols_) return &*elf_symbols_;
   if (kallsyms_) return &kallsyms_->symbols;
   if (kallsyms_error_) return *kallsyms_error_;
   auto km = RequireKernelMemory();
@@ -66,6 +194,11 @@ Result<const SymbolTable*> Session::AllSymbols() const {
 }
 
 Result<const TypeTable*> Session::Types() const {
+  if (dwarf_) return &dwarf_->types();
+  return BtfTypes();
+}
+
+Result<const TypeTable*> Session::BtfTypes() const {
   if (types_) return &*types_;
   if (types_error_) return *types_error_;
   auto load = [&]() -> Result<TypeTable> {
@@ -93,7 +226,15 @@ Result<const Kernel*> Session::GetKernel() const {
   if (kernel_) return kernel_.get();
   CORONER_TRY(const KernelMemory* km, RequireKernelMemory());
   CORONER_TRY(const SymbolTable* syms, Symbols());
-  CORONER_TRY(const TypeTable* types, Types());
+  // The walkers (tasks, modules, slab, ...) use the dump's BTF when it has one: it is complete
+  // at once, where DWARF types load on demand; DWARF serves kernels built without BTF.
+  auto btf = BtfTypes();
+  const TypeTable* types = nullptr;
+  if (btf) {
+    types = *btf;
+  } else {
+    CORONER_TRY(types, Types());
+  }
   kernel_ = std::make_unique<Kernel>(*km, *types, *syms);
   return kernel_.get();
 }
@@ -170,6 +311,8 @@ std::string Session::SourcesDescription() const {
   std::string out;
   out += kmem_ ? fmt::format("page tables from VMCOREINFO ({}-level)", kmem_->five_level() ? 5 : 4)
                : "no kernel address space";
+  if (elf_symbols_) out += fmt::format("; {} symbols from {}", elf_symbols_->size(), vmlinux_);
+  if (dwarf_) out += fmt::format("; types, globals and line numbers from its DWARF");
   if (kallsyms_) out += fmt::format("; {} symbols from kallsyms in the dump", kallsyms_->symbols.size());
   if (types_) out += fmt::format("; {} types from the dump's BTF", types_->size());
   return out;

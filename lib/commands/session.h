@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lib/base/error.h"
+#include "lib/debuginfo/dwarf_info.h"
 #include "lib/debuginfo/kallsyms.h"
 #include "lib/debuginfo/symbol_table.h"
 #include "lib/debuginfo/types.h"
@@ -23,9 +24,41 @@
 
 namespace coroner {
 
+// How a session finds and uses a vmlinux.
+struct SessionOptions {
+  std::string vmlinux;                      // given by the user; empty: look for one
+  std::vector<std::string> debuginfo_dirs;  // searched before the standard places
+  bool find_vmlinux = true;                 // look in the standard places when none is given
+  // Where the standard places are (tests point this elsewhere); empty = "/".
+  std::string root = "/";
+  // Where DWARF name indexes are kept (by build-id); empty: none.
+  std::string index_dir;
+};
+
 class Session {
  public:
   static Result<std::unique_ptr<Session>> Open(const std::vector<std::string>& dump_files);
+  // With a vmlinux (given or found): symbols from its symtab (KASLR-relocated), types, globals
+  // and lines from its DWARF, after checking linux_banner in the dump against the file. A
+  // mismatched vmlinux is refused; a vmlinux without DWARF still gives symbols. What happened
+  // is in notes(); the dump's own kallsyms and BTF are used for whatever the vmlinux cannot give.
+  static Result<std::unique_ptr<Session>> Open(const std::vector<std::string>& dump_files,
+                                               const SessionOptions& options);
+
+  // The vmlinux in use (empty if none), its DWARF (nullptr if none), and messages about it.
+  const std::string& vmlinux() const { return vmlinux_; }
+  const DwarfInfo* dwarf() const { return dwarf_.get(); }
+  const std::vector<std::string>& notes() const { return notes_; }
+  // The KASLR slide (KERNELOFFSET), 0 if none.
+  uint64_t kaslr_offset() const;
+
+  // The type of a global variable or function, from DWARF (nullopt without DWARF or if DWARF
+  // does not have it).
+  std::optional<TypeId> GlobalType(std::string_view name) const;
+  // Source file and line of a kernel text address (needs DWARF).
+  Result<SourceLine> LineAt(uint64_t address) const;
+  // The vmlinux places looked at for a release, in order.
+  static std::vector<std::string> VmlinuxCandidates(const std::string& release, const SessionOptions& options);
 
   const Dump& dump() const { return *dump_; }
   const PhysicalMemory& physical() const { return *dump_->memory; }
@@ -43,6 +76,8 @@ class Session {
   const std::vector<std::string>& symbol_warnings() const { return symbol_warnings_; }
   // Kernel types, from the dump's own BTF (__start_BTF..__stop_BTF) on first use.
   Result<const TypeTable*> Types() const;
+  // The dump's own BTF types, whatever else the session has.
+  Result<const TypeTable*> BtfTypes() const;
   // Typed access to kernel structures (needs symbols and types), built on first use.
   Result<const Kernel*> GetKernel() const;
   // Every task, read once (ps, sys, bt, foreach share it).
@@ -74,7 +109,13 @@ class Session {
   const std::string& page_offset_source() const { return page_offset_source_; }
 
  private:
+  void UseVmlinux(const std::string& path, const std::string& index_dir);
+
   std::unique_ptr<Dump> dump_;
+  std::string vmlinux_;
+  std::unique_ptr<DwarfInfo> dwarf_;
+  std::vector<std::string> notes_;
+  mutable std::optional<SymbolTable> elf_symbols_;
   std::unique_ptr<KernelMemory> kmem_;
   std::string kmem_error_;
   mutable std::optional<Kallsyms> kallsyms_;

@@ -16,7 +16,7 @@ std::optional<uint64_t> ParseHex(std::string_view s) {
 }
 
 SymLine LineOf(const Symbol& sym, uint64_t offset = 0) {
-  return {sym.address, sym.type, std::string(sym.name), offset, std::string(sym.module)};
+  return {sym.address, sym.type, std::string(sym.name), offset, std::string(sym.module), {}};
 }
 
 }  // namespace
@@ -36,13 +36,20 @@ Result<SymResult> RunSym(const Session& s, const std::vector<std::string>& args)
     }
     return r;
   }
+  // With DWARF, text addresses get crash's "file: line".
+  auto with_source = [&](SymLine line, const Symbol& sym) {
+    if (s.dwarf() && sym.IsText()) {
+      if (auto src = s.LineAt(line.address)) line.source = fmt::format("{}: {}", src->file, src->line);
+    }
+    return line;
+  };
   for (const std::string& a : args) {
     if (!a.empty() && a[0] == '-') {
       return Error(ErrorCode::kUnsupported, fmt::format("option {} is not supported yet", a));
     }
     auto matches = syms->Lookup(a);
     if (!matches.empty()) {
-      for (const Symbol* m : matches) r.lines.push_back(LineOf(*m));
+      for (const Symbol* m : matches) r.lines.push_back(with_source(LineOf(*m), *m));
       continue;
     }
     auto addr = ParseHex(a);
@@ -53,7 +60,7 @@ Result<SymResult> RunSym(const Session& s, const std::vector<std::string>& args)
     }
     SymLine line = LineOf(*hit->symbol, hit->offset);
     line.address = *addr;
-    r.lines.push_back(std::move(line));
+    r.lines.push_back(with_source(std::move(line), *hit->symbol));
   }
   return r;
 }
@@ -98,10 +105,15 @@ Result<StructResult> RunWhatis(const Session& s, const std::vector<std::string>&
   CORONER_TRY(r.types, s.Types());
   auto id = r.types->Find(args[0]);
   if (!id) {
+    if (auto global = s.GlobalType(args[0])) {
+      r.id = *global;
+      r.symbol = args[0];
+      return r;
+    }
     if (auto syms = s.Symbols(); syms && (*syms)->Find(args[0])) {
       return Error(ErrorCode::kUnsupported,
-                   fmt::format("{} is a symbol; the types of global variables are not in BTF, and "
-                               "DWARF from a vmlinux is not used yet", args[0]));
+                   fmt::format("{} is a symbol; the types of global variables are not in BTF: give a "
+                               "vmlinux with DWARF for them", args[0]));
     }
     return Error(ErrorCode::kNotFound, fmt::format("{}: not a type or symbol", args[0]));
   }

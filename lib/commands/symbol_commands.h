@@ -19,6 +19,7 @@ struct SymLine {
   std::string name;
   uint64_t offset = 0;  // for an address that is inside a symbol
   std::string module;   // "" for the kernel image
+  std::string source;   // "file: line" of a text address, with DWARF (crash prints it)
 };
 
 struct SymResult {
@@ -30,6 +31,7 @@ struct StructResult {
   const TypeTable* types = nullptr;
   TypeId id = 0;
   bool offsets = false;
+  std::string symbol;  // whatis of a global: its declaration "type name;"
 };
 // `struct NAME`, `union NAME` (kind = "struct" / "union"), `-o` for offsets.
 Result<StructResult> RunStruct(const Session& s, const std::vector<std::string>& args, const char* kind);

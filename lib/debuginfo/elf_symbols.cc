@@ -8,6 +8,7 @@
 
 #include <cctype>
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -159,6 +160,38 @@ Result<SymbolTable> ReadElfSymbols(const std::string& path, uint64_t kaslr_offse
     b.Add(r.name, r.address, r.type, r.size, percpu);
   }
   return std::move(b).Build();
+}
+
+Result<std::vector<std::byte>> ReadElfBytes(const std::string& path, uint64_t vaddr, size_t size) {
+  if (elf_version(EV_CURRENT) == EV_NONE) return Error(ErrorCode::kUnsupported, "libelf is too old");
+  FdCloser fd{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (fd.fd < 0) return Error(ErrorCode::kIo, fmt::format("{}: {}", path, std::strerror(errno)));
+  std::unique_ptr<Elf, ElfEnder> elf(elf_begin(fd.fd, ELF_C_READ_MMAP, nullptr));
+  if (!elf || elf_kind(elf.get()) != ELF_K_ELF) return ElfError(path, "not readable as ELF");
+  for (Elf_Scn* scn = elf_nextscn(elf.get(), nullptr); scn; scn = elf_nextscn(elf.get(), scn)) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh)) return ElfError(path, "section header");
+    if (!(sh.sh_flags & SHF_ALLOC) || sh.sh_type != SHT_PROGBITS) continue;
+    if (vaddr < sh.sh_addr || vaddr - sh.sh_addr >= sh.sh_size) continue;
+    uint64_t avail = sh.sh_size - (vaddr - sh.sh_addr);
+    std::vector<std::byte> out(std::min<uint64_t>(size, avail));
+    ssize_t n = pread(fd.fd, out.data(), out.size(), static_cast<off_t>(sh.sh_offset + (vaddr - sh.sh_addr)));
+    if (n < 0 || static_cast<size_t>(n) != out.size()) {
+      return Error(ErrorCode::kIo, fmt::format("{}: short read at {:#x}", path, vaddr));
+    }
+    return out;
+  }
+  return Error(ErrorCode::kNotFound, fmt::format("{}: no section holds {:#x}", path, vaddr));
+}
+
+Result<std::string> ReadElfString(const std::string& path, uint64_t vaddr, size_t max) {
+  CORONER_TRY(auto bytes, ReadElfBytes(path, vaddr, max));
+  std::string out;
+  for (std::byte b : bytes) {
+    if (b == std::byte{0}) break;
+    out.push_back(static_cast<char>(b));
+  }
+  return out;
 }
 
 }  // namespace coroner

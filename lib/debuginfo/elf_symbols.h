@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "lib/base/error.h"
 #include "lib/debuginfo/symbol_table.h"
@@ -21,5 +22,12 @@
 namespace coroner {
 
 Result<SymbolTable> ReadElfSymbols(const std::string& path, uint64_t kaslr_offset);
+
+// The NUL-terminated string (at most `max` bytes) at link-time address `vaddr` in the file's
+// allocated sections, e.g. linux_banner in .rodata.
+Result<std::string> ReadElfString(const std::string& path, uint64_t vaddr, size_t max = 512);
+
+// The bytes at link-time address [vaddr, vaddr+size) of the file's sections (e.g. text).
+Result<std::vector<std::byte>> ReadElfBytes(const std::string& path, uint64_t vaddr, size_t size);
 
 }  // namespace coroner

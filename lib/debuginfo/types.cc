@@ -28,6 +28,31 @@ TypeId TypeTable::Add(Type t) {
   return static_cast<TypeId>(types_.size() - 1);
 }
 
+TypeId TypeTable::AddPending(Type t) {
+  TypeId id = Add(std::move(t));
+  if (pending_.size() <= id) pending_.resize(id + 1);
+  pending_[id] = true;
+  return id;
+}
+
+void TypeTable::Complete(TypeId id) const {
+  pending_[id] = false;  // first, so that a self-referencing type does not recurse
+  if (source_) source_->Complete(const_cast<TypeTable&>(*this), id);
+}
+
+TypeId TypeTable::PointerTo(TypeId target) const {
+  if (auto it = pointer_to_.find(target); it != pointer_to_.end()) return it->second;
+  for (TypeId id = 1; id < types_.size(); ++id) {
+    if (id < pending_.size() && pending_[id]) continue;
+    if (types_[id].kind == TypeKind::kPointer && types_[id].target == target) return pointer_to_[target] = id;
+  }
+  Type p;
+  p.kind = TypeKind::kPointer;
+  p.target = target;
+  types_.push_back(std::move(p));
+  return pointer_to_[target] = static_cast<TypeId>(types_.size() - 1);
+}
+
 void TypeTable::Set(TypeId id, Type t) {
   if (id >= types_.size()) types_.resize(id + 1);
   types_[id] = std::move(t);
@@ -62,17 +87,36 @@ std::optional<TypeId> TypeTable::Find(std::string_view name) const {
   };
   std::string n(name);
   while (!n.empty() && n.back() == ' ') n.pop_back();
+  std::vector<std::string> keys;
   for (const char* prefix : {"struct ", "union ", "enum "}) {
-    if (n.rfind(prefix, 0) == 0) return best(n);
+    if (n.rfind(prefix, 0) == 0) keys = {n};
   }
-  for (const char* prefix : {"typedef ", "struct ", "union ", "enum ", "base "}) {
-    if (auto id = best(prefix + n)) return id;
+  if (keys.empty()) {
+    for (const char* prefix : {"typedef ", "struct ", "union ", "enum ", "base "}) keys.push_back(prefix + n);
   }
-  // gdb's spellings of base types ("unsigned long") for the DWARF names BTF keeps.
+  for (const auto& key : keys) {
+    if (auto id = best(key)) return id;
+  }
+  // gdb's spellings of base types ("unsigned long") for the DWARF names BTF and DWARF keep.
   for (const auto& [key, ids] : by_name_) {
     if (key.rfind("base ", 0) == 0 && GdbIntName(key.substr(5)) == n) return ids.front();
   }
-  return std::nullopt;
+  if (!source_ || keys.size() == 1) {
+    if (source_ && !asked_[keys[0]]) {
+      asked_[keys[0]] = true;
+      return source_->Load(const_cast<TypeTable&>(*this), keys);
+    }
+    return std::nullopt;
+  }
+  for (const std::string_view dwarf : {"long unsigned int", "long int", "short unsigned int", "short int",
+                                       "long long int", "long long unsigned int"}) {
+    if (GdbIntName(dwarf) == n) keys.push_back("base " + std::string(dwarf));
+  }
+  std::string joined;
+  for (const auto& k : keys) joined += k + "\n";
+  if (asked_[joined]) return std::nullopt;
+  asked_[joined] = true;
+  return source_->Load(const_cast<TypeTable&>(*this), keys);
 }
 
 TypeId TypeTable::Resolve(TypeId id) const {
@@ -126,10 +170,10 @@ std::string TypeTable::BaseName(const Type& t) const {
 std::string TypeTable::Declaration(TypeId id, std::string_view name) const {
   std::string inner(name);
   for (int guard = 0; guard < 64; ++guard) {
-    const Type& t = Get(id);
+    const Type& t = Peek(id);
     switch (t.kind) {
       case TypeKind::kPointer: {
-        const Type& target = Get(t.target);
+        const Type& target = Peek(t.target);
         bool wrap = target.kind == TypeKind::kArray || target.kind == TypeKind::kFunction;
         inner = wrap ? "(*" + inner + ")" : "*" + inner;
         id = t.target;
@@ -152,7 +196,7 @@ std::string TypeTable::Declaration(TypeId id, std::string_view name) const {
       case TypeKind::kVolatile:
       case TypeKind::kRestrict: {
         const char* q = t.kind == TypeKind::kConst ? "const" : t.kind == TypeKind::kVolatile ? "volatile" : "restrict";
-        const Type& target = Get(t.target);
+        const Type& target = Peek(t.target);
         if (target.kind == TypeKind::kPointer) {
           inner = std::string(q) + (inner.empty() ? "" : " ") + inner;
           id = t.target;
@@ -184,7 +228,7 @@ void TypeTable::LayoutMembers(const Type& t, uint64_t base_bits, int depth, bool
   const std::string indent(static_cast<size_t>(4 * depth), ' ');
   for (const TypeMember& m : t.members) {
     uint64_t bits = base_bits + m.bit_offset;
-    const Type& mt = Get(m.type);
+    const Type& mt = Peek(m.type);
     bool anon_aggregate = (mt.kind == TypeKind::kStruct || mt.kind == TypeKind::kUnion) && mt.name.empty();
     // The line prefix: crash's [offset] column (blank here) and four spaces per nesting level.
     const std::string prefix = offsets ? pad_off + " " + indent.substr(4) : indent;
@@ -249,7 +293,7 @@ std::string TypeTable::Layout(TypeId id, bool offsets) const {
     auto [s, base] = stack.back();
     stack.pop_back();
     for (const TypeMember& m : s->members) {
-      const Type& mt = Get(m.type);
+      const Type& mt = Peek(m.type);
       uint64_t bits = base + m.bit_offset;
       if ((mt.kind == TypeKind::kStruct || mt.kind == TypeKind::kUnion) && mt.name.empty()) {
         stack.push_back({&mt, bits});

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,9 +50,35 @@ struct Type {
   std::vector<TypeId> params;
 };
 
+class TypeTable;
+
+// A source that adds types on demand (DWARF, whose kernel types are too many to convert up
+// front). BTF fills a table completely and needs none.
+class LazyTypeSource {
+ public:
+  virtual ~LazyTypeSource() = default;
+  // Adds the type with one of these index keys ("struct x", "union x", "enum x", "typedef x",
+  // "base x"), the earliest listed that the source has, and returns its id (registered under
+  // its key). Called once per set of keys.
+  virtual std::optional<TypeId> Load(TypeTable& table, const std::vector<std::string>& keys) = 0;
+  // Fills in a placeholder added with AddPending (its members, target, enumerators).
+  virtual void Complete(TypeTable& table, TypeId id) = 0;
+};
+
 class TypeTable {
  public:
   TypeTable();
+  TypeTable(TypeTable&&) = default;
+  TypeTable& operator=(TypeTable&&) = default;
+
+  // Types not in the table are asked of `source` (which must outlive the table).
+  void SetLazySource(LazyTypeSource* source) { source_ = source; }
+  // Appends a placeholder that the lazy source completes on first Get().
+  TypeId AddPending(Type t);
+  // Makes `key` find `id` (lazy sources register what they add).
+  void Register(const std::string& key, TypeId id) { by_name_[key].push_back(id); }
+  // A pointer to `target` (an existing one, or a new one).
+  TypeId PointerTo(TypeId target) const;
 
   // Appends a type; ids are dense and start at 1 (0 is void).
   TypeId Add(Type t);
@@ -61,7 +88,16 @@ class TypeTable {
   void Index();
 
   size_t size() const { return types_.size(); }
-  const Type& Get(TypeId id) const { return types_[id < types_.size() ? id : 0]; }
+  // References stay valid while types are added.
+  const Type& Get(TypeId id) const {
+    if (id >= types_.size()) return types_[0];
+    if (id < pending_.size() && pending_[id]) Complete(id);
+    return types_[id];
+  }
+
+  // The type as it stands, without completing a lazy placeholder: kind and name are right,
+  // members may be missing. For printing names.
+  const Type& Peek(TypeId id) const { return types_[id < types_.size() ? id : 0]; }
 
   // "struct task_struct", "union foo", "enum bar", or a bare name ("task_struct", "u64"):
   // a bare name finds a typedef first, then a struct, union or enum. Complete definitions
@@ -83,12 +119,18 @@ class TypeTable {
   std::string Layout(TypeId id, bool offsets) const;
 
  private:
+  void Complete(TypeId id) const;
   std::string BaseName(const Type& t) const;
   void LayoutMembers(const Type& t, uint64_t base_bits, int depth, bool offsets, int width,
                      std::string& out, bool hide_offsets) const;
 
-  std::vector<Type> types_;
-  std::unordered_map<std::string, std::vector<TypeId>> by_name_;  // "struct x", "typedef y", ...
+  // Mutable: a lazy source adds and completes types behind const lookups.
+  mutable std::deque<Type> types_;
+  mutable std::unordered_map<std::string, std::vector<TypeId>> by_name_;  // "struct x", "typedef y", ...
+  mutable std::vector<bool> pending_;
+  mutable std::unordered_map<std::string, bool> asked_;  // keys already asked of source_
+  mutable std::unordered_map<TypeId, TypeId> pointer_to_;
+  LazyTypeSource* source_ = nullptr;
 };
 
 // gdb's spelling of a DWARF base-type name: "long unsigned int" -> "unsigned long".

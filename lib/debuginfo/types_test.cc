@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+
 // Types are written as designated initializers that name only the fields that matter.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
@@ -107,6 +110,83 @@ TEST_F(TypesTest, LayoutLikeCrash) {
             "}\n"
             "SIZE: 64\n");
   EXPECT_EQ(t_.Layout(atomic_, false), "typedef struct {\n    int counter;\n} atomic_t;\nSIZE: 4\n");
+}
+
+// A lazy source in the shape of the DWARF loader: "struct node" is found on demand and its
+// members (a pointer to a struct that is only named) are filled in on first use.
+class FakeLazySource : public LazyTypeSource {
+ public:
+  std::optional<TypeId> Load(TypeTable& table, const std::vector<std::string>& keys) override {
+    loads.push_back(keys.front());
+    for (const std::string& key : keys) {
+      if (key == "struct node") return Named(table, TypeKind::kStruct, "node");
+      if (key == "base int") return Int(table);
+    }
+    return std::nullopt;
+  }
+  void Complete(TypeTable& table, TypeId id) override {
+    completed.push_back(table.Peek(id).name);
+    Type t = table.Peek(id);
+    if (t.name == "node") {
+      t.size = 16;
+      t.members = {{"value", Int(table), 0, 0},
+                   {"other", table.PointerTo(Named(table, TypeKind::kStruct, "other")), 64, 0}};
+    } else {
+      t.size = 4;
+      t.members = {{"x", Int(table), 0, 0}};
+    }
+    table.Set(id, std::move(t));
+  }
+  TypeId Named(TypeTable& table, TypeKind kind, const std::string& name) {
+    if (auto it = ids.find(name); it != ids.end()) return it->second;
+    Type t;
+    t.kind = kind;
+    t.name = name;
+    TypeId id = table.AddPending(std::move(t));
+    table.Register("struct " + name, id);
+    return ids[name] = id;
+  }
+  TypeId Int(TypeTable& table) {
+    if (auto it = ids.find("int"); it != ids.end()) return it->second;
+    Type t;
+    t.kind = TypeKind::kInt;
+    t.name = "int";
+    t.size = 4;
+    t.is_signed = true;
+    TypeId id = table.Add(std::move(t));
+    table.Register("base int", id);
+    return ids["int"] = id;
+  }
+  std::vector<std::string> loads, completed;
+  std::map<std::string, TypeId> ids;
+};
+
+TEST(LazyTypeTable, LoadsOnFindAndCompletesOnUse) {
+  FakeLazySource src;
+  TypeTable t;
+  t.SetLazySource(&src);
+  auto node = t.Find("struct node");
+  ASSERT_TRUE(node);
+  EXPECT_TRUE(src.completed.empty());  // found, not yet filled in
+  EXPECT_EQ(t.Layout(*node, true),
+            "struct node {\n"
+            "  [0] int value;\n"
+            "  [8] struct other *other;\n"
+            "}\n"
+            "SIZE: 16\n");
+  // Printing the pointer's name did not fill in "struct other".
+  EXPECT_EQ(src.completed, std::vector<std::string>{"node"});
+  TypeId other = t.Get(*node).members[1].type;
+  EXPECT_EQ(t.SizeOf(t.Get(other).target), 4u);
+  EXPECT_EQ(src.completed, (std::vector<std::string>{"node", "other"}));
+  // A miss is asked once; a hit is not asked again.
+  EXPECT_FALSE(t.Find("struct missing"));
+  EXPECT_FALSE(t.Find("struct missing"));
+  EXPECT_TRUE(t.Find("struct node"));
+  EXPECT_EQ(std::count(src.loads.begin(), src.loads.end(), "struct missing"), 1);
+  // gdb's spelling of a base type reaches the source under the DWARF name.
+  EXPECT_TRUE(t.Find("int"));
+  EXPECT_EQ(t.PointerTo(*node), t.PointerTo(*node));
 }
 
 }  // namespace

@@ -48,6 +48,47 @@ std::string ValueFormatter::Pointer(uint64_t value) const {
   return out;
 }
 
+bool ValueFormatter::IsCharPointer(const Type& pointer) const {
+  // gdb's textual element types: char, signed char, unsigned char (qualifiers allowed, not
+  // typedefs such as u8).
+  TypeId id = pointer.target;
+  for (int guard = 0; guard < 8; ++guard) {
+    const Type& t = types_.Get(id);
+    if (t.kind == TypeKind::kConst || t.kind == TypeKind::kVolatile) {
+      id = t.target;
+      continue;
+    }
+    return t.kind == TypeKind::kInt && t.size == 1 &&
+           (t.name == "char" || t.name == "signed char" || t.name == "unsigned char");
+  }
+  return false;
+}
+
+std::string ValueFormatter::CharPointer(uint64_t value) const {
+  // gdb prints a char pointer as its address and the string there, at most 200 characters
+  // (its `print elements` default), "..." after a longer one.
+  std::string out = Pointer(value);
+  if (value == 0) return out;
+  constexpr size_t kLimit = 200;
+  std::vector<std::byte> bytes;
+  bool terminated = false;
+  for (size_t i = 0; i < kLimit; ++i) {
+    std::array<std::byte, 1> b{};
+    if (!mem_.Read(value + i, b)) {
+      if (i == 0) return out + fmt::format(" <error: Cannot access memory at address {:#x}>", value);
+      break;
+    }
+    if (b[0] == std::byte{0}) {
+      terminated = true;
+      break;
+    }
+    bytes.push_back(b[0]);
+  }
+  out += " " + EscapeChars(bytes);
+  if (!terminated && bytes.size() == kLimit) out += "...";
+  return out;
+}
+
 Result<uint64_t> ValueFormatter::ReadScalar(uint64_t address, uint64_t size, uint64_t bit_offset,
                                             uint32_t bit_size) const {
   if (bit_size) {
@@ -78,6 +119,7 @@ Result<std::string> ValueFormatter::Format(TypeId type, uint64_t address, bool t
   const Type& t = types_.Get(r);
   if (top && t.kind == TypeKind::kPointer) {
     CORONER_TRY(uint64_t v, ReadScalar(address, 8, 0, 0));
+    if (IsCharPointer(t)) return CharPointer(v);  // gdb: no "(char *)" before a string
     return fmt::format("({}) {}", types_.Name(type), Pointer(v));
   }
   return FormatAt(type, address, 0, 0, 0, 0);
@@ -120,6 +162,7 @@ Result<std::string> ValueFormatter::FormatAt(TypeId type, uint64_t address, int 
     }
     case TypeKind::kPointer: {
       CORONER_TRY(uint64_t v, ReadScalar(address, 8, bit_offset, 0));
+      if (IsCharPointer(t)) return CharPointer(v);
       return Pointer(v);
     }
     case TypeKind::kArray: {

@@ -29,6 +29,8 @@ class ValueFormatter {
  private:
   Result<std::string> FormatAt(TypeId type, uint64_t address, int indent, uint64_t bit_offset,
                                uint32_t bit_size, int depth) const;
+  bool IsCharPointer(const Type& pointer) const;
+  std::string CharPointer(uint64_t value) const;
   Result<uint64_t> ReadScalar(uint64_t address, uint64_t size, uint64_t bit_offset, uint32_t bit_size) const;
 
   const TypeTable& types_;

@@ -17,6 +17,7 @@
 #include "lib/render/task_render.h"
 #include "lib/commands/eval.h"
 #include "lib/kernel/value_format.h"
+#include "lib/render/dis_render.h"
 
 namespace coroner {
 namespace {
@@ -390,6 +391,8 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"eval", {Make(RunEval, RenderEvalText, RenderEvalJson), "evaluate an expression: eval EXPR"}},
       {"set", {RunSetCommand, "show or set the current task context: set [PID|TASK]"}},
       {"list", {RunListCommand, "walk a linked list: list [-o OFFSET|struct.member] [-s struct[.member,...]] [-H|-h] START"}},
+      {"dis", {Make(RunDis, RenderDisText, RenderDisJson),
+               "disassemble: dis [-r|-f] [-l] SYMBOL|ADDR|SYMBOL+OFF [COUNT]"}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);

@@ -10,6 +10,7 @@ std::string RenderSymText(const SymResult& r) {
     out += fmt::format("{:016x} ({}) {}", l.address, l.type, l.name);
     if (l.offset) out += fmt::format("+{}", l.offset);
     if (!l.module.empty()) out += fmt::format(" [{}]", l.module);
+    if (!l.source.empty()) out += " " + l.source;
     out += "\n";
   }
   return out;
@@ -23,11 +24,15 @@ nlohmann::ordered_json RenderSymJson(const SymResult& r) {
                    {"name", l.name},
                    {"offset", l.offset},
                    {"module", l.module.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(l.module)}});
+    if (!l.source.empty()) arr.back()["source"] = l.source;
   }
   return arr;
 }
 
-std::string RenderStructText(const StructResult& r) { return r.types->Layout(r.id, r.offsets); }
+std::string RenderStructText(const StructResult& r) {
+  if (!r.symbol.empty()) return r.types->Declaration(r.id, r.symbol) + ";\n";
+  return r.types->Layout(r.id, r.offsets);
+}
 
 namespace {
 
@@ -61,6 +66,12 @@ void MembersJson(const TypeTable& types, const Type& t, uint64_t base_bits, nloh
 nlohmann::ordered_json RenderStructJson(const StructResult& r) {
   const Type& t = r.types->Get(r.id);
   nlohmann::ordered_json j;
+  if (!r.symbol.empty()) {
+    j["symbol"] = r.symbol;
+    j["type"] = r.types->Name(r.id);
+    j["declaration"] = r.types->Declaration(r.id, r.symbol);
+    return j;
+  }
   j["name"] = r.types->Name(r.id);
   auto size = r.types->SizeOf(r.id);
   j["size"] = size ? nlohmann::ordered_json(*size) : nlohmann::ordered_json(nullptr);

@@ -161,10 +161,18 @@ int Interactive(const coroner::Session& session, bool json) {
              info.incomplete ? "  [INCOMPLETE]" : "", info.format);
   if (info.vmcoreinfo && info.vmcoreinfo->osrelease) fmt::print("       RELEASE: {}\n", *info.vmcoreinfo->osrelease);
   if (session.kernel_memory()) {
-    fmt::print("  KERNEL SPACE: from the dump alone (VMCOREINFO page tables, {}-level paging)\n\n",
+    fmt::print("  KERNEL SPACE: from the dump alone (VMCOREINFO page tables, {}-level paging)\n",
                session.kernel_memory()->five_level() ? 5 : 4);
   } else {
-    fmt::print("  KERNEL SPACE: unavailable: {}\n\n", session.kernel_memory_error());
+    fmt::print("  KERNEL SPACE: unavailable: {}\n", session.kernel_memory_error());
+  }
+  if (!session.vmlinux().empty()) {
+    fmt::print("       VMLINUX: {} (banner matches the dump)\n", session.vmlinux());
+    fmt::print("       SYMBOLS: its ELF symbol table, KASLR offset {:#x}\n", session.kaslr_offset());
+    fmt::print("         TYPES: {}\n\n", session.dwarf() ? "its DWARF (also globals' types and line numbers)"
+                                                         : "the dump's BTF (the vmlinux has no DWARF; no line numbers)");
+  } else {
+    fmt::print("       VMLINUX: none: symbols from kallsyms and types from BTF in the dump; no line numbers\n\n");
   }
   rl_attempted_completion_function = Complete;
   std::string history = std::string(getenv("HOME") ? getenv("HOME") : ".") + "/.coroner_history";
@@ -205,7 +213,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "coroner 0.1.0");
   std::vector<std::string> files;
   std::string commands, input_file;
-  bool json = false;
+  std::vector<std::string> debuginfo_dirs;
+  bool json = false, no_vmlinux = false;
   app.add_option("files", files, "Dump file(s) (several = a split set), optionally a vmlinux")->required();
   app.add_option("-c,--commands", commands, "Run these commands (separated by ';') and exit");
   app.add_option("-i,--input", input_file, "Run the commands in FILE and exit");
@@ -214,6 +223,10 @@ int main(int argc, char** argv) {
   app.add_flag("--minimal", minimal,
                "Only the commands that need no task or memory-management walks (log, rd, sym, "
                "vtop, struct, p, ...), for a dump too damaged for more");
+  app.add_option("--debuginfo-dir", debuginfo_dirs,
+                 "Look for the vmlinux here (DIR/vmlinux-RELEASE, DIR/RELEASE/vmlinux, ...) before "
+                 "/usr/lib/debug and /boot");
+  app.add_flag("--no-vmlinux", no_vmlinux, "Use the dump alone (kallsyms, BTF), even if a vmlinux is found");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -229,13 +242,22 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "coroner: no dump file given (only a vmlinux)\n");
     return 2;
   }
-  auto session = coroner::Session::Open(dumps);
+  coroner::SessionOptions options;
+  options.vmlinux = no_vmlinux ? std::string() : vmlinux;
+  options.debuginfo_dirs = debuginfo_dirs;
+  options.find_vmlinux = !no_vmlinux;
+  // DWARF name indexes: $CORONER_INDEX_DIR (empty: none), else the user's cache directory.
+  if (const char* dir = getenv("CORONER_INDEX_DIR")) {
+    options.index_dir = dir;
+  } else if (const char* xdg = getenv("XDG_CACHE_HOME"); xdg && *xdg) {
+    options.index_dir = std::string(xdg) + "/coroner/dwarf-index";
+  } else if (const char* home = getenv("HOME"); home && *home) {
+    options.index_dir = std::string(home) + "/.cache/coroner/dwarf-index";
+  }
+  auto session = coroner::Session::Open(dumps, options);
   if (!session) return Fail(session.error());
   (*session)->set_minimal(minimal);
-  if (!vmlinux.empty()) {
-    fmt::print(stderr, "coroner: note: {}: DWARF from a vmlinux is not used yet; working from the dump alone\n",
-               vmlinux);
-  }
+  for (const auto& note : (*session)->notes()) fmt::print(stderr, "coroner: {}\n", note);
 
   std::vector<std::string> lines;
   if (!commands.empty()) {
