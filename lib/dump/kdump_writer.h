@@ -55,6 +55,9 @@ class KdumpPageMap {
   uint64_t page_size() const { return page_size_; }
   void SetRam(uint64_t pfn) { Set(ram_, pfn); }
   void SetDumped(uint64_t pfn) { Set(dumped_, pfn); }  // also call SetRam
+  void ClearDumped(uint64_t pfn) {
+    if (pfn < max_mapnr_) dumped_[pfn / 64] &= ~(uint64_t{1} << (pfn % 64));
+  }
   bool IsRam(uint64_t pfn) const { return Test(ram_, pfn); }
   bool IsDumped(uint64_t pfn) const { return Test(dumped_, pfn); }
   // Next dumped pfn at or after `pfn`, or `limit` if none below it.
