@@ -106,6 +106,8 @@ class SequentialWriter {
   Result<void> Flush();
   // Offset of the next byte appended.
   uint64_t offset() const { return next_ + buf_.size(); }
+  // Offset up to which everything appended has been written to the sink.
+  uint64_t flushed() const { return next_; }
   // True when appending n more bytes would write the buffer out.
   bool WouldFlush(size_t n) const { return buf_.size() + n >= capacity_; }
 

@@ -6,6 +6,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <climits>
 #include <cstring>
@@ -332,6 +333,8 @@ Result<void> KdumpFileWriter::Start(const DumpDescription& desc) {
   CORONER_TRY_VOID(sink_->WriteAt(bitmap_off, map.RamBitmap(bitmap_bytes)));
   CORONER_TRY_VOID(sink_->WriteAt(bitmap_off + bitmap_bytes, map.DumpedBitmap(bitmap_bytes)));
 
+  desc_off_ = desc_off;
+  descs_total_ = ndesc;
   descs_ = std::make_unique<SequentialWriter>(*sink_, desc_off);
   data_ = std::make_unique<SequentialWriter>(*sink_, data_off);
   if (opts_.share_zero_pages) {
@@ -387,10 +390,18 @@ Result<void> KdumpFileWriter::AddPage(uint64_t pfn, const EncodedPage& page) {
       break;
   }
   CORONER_TRY_VOID(descs_->Append(d));
+  ++descs_added_;
   if (!data.empty()) {
     // The descriptors go out before the data they point at (see the class comment).
     if (data_->WouldFlush(data.size())) CORONER_TRY_VOID(descs_->Flush());
+    pending_.emplace_back(descs_added_ - 1, data_->offset() + data.size());
     CORONER_TRY_VOID(data_->Append(data));
+    const uint64_t durable = data_->flushed();
+    while (pending_head_ < pending_.size() && pending_[pending_head_].second <= durable) ++pending_head_;
+    if (pending_head_ == pending_.size()) {
+      pending_.clear();
+      pending_head_ = 0;
+    }
   }
   next_pfn_ = map_->NextDumped(pfn + 1, range_end_);
   return Ok();
@@ -415,6 +426,43 @@ Result<KdumpFileStats> KdumpFileWriter::Finish() {
   CORONER_TRY_VOID(sink_->Finish());
   stats_.bytes = data_->offset();
   stats_.incomplete = incomplete_;
+  return stats_;
+}
+
+Result<KdumpFileStats> KdumpFileWriter::Abort() {
+  if (finished_) return Error(ErrorCode::kInvalidArgument, "Abort after Finish");
+  finished_ = true;
+  incomplete_ = true;
+  // Best effort: on a full disk these fail and what they hold is lost.
+  (void)descs_->Flush();
+  (void)data_->Flush();
+  const uint64_t durable_data = data_->flushed();
+  const uint64_t durable_descs = (descs_->flushed() - desc_off_) / kPageDescSize;
+  uint64_t first_bad = descs_added_;
+  for (size_t i = pending_head_; i < pending_.size(); ++i) {
+    if (pending_[i].second > durable_data) {
+      first_bad = pending_[i].first;
+      break;
+    }
+  }
+  if (first_bad < durable_descs) {
+    std::vector<std::byte> zeros((durable_descs - first_bad) * kPageDescSize);
+    CORONER_TRY_VOID(sink_->WriteAt(desc_off_ + first_bad * kPageDescSize, zeros));
+  }
+  const uint64_t good = std::min(first_bad, durable_descs);
+  std::array<std::byte, 4> status;
+  Put32(status.data(), Status());
+  std::memcpy(header_.data() + 424, status.data(), 4);
+  CORONER_TRY_VOID(sink_->WriteAt(0, header_));
+  CORONER_TRY_VOID(sink_->Finish());
+  stats_.missing_pages = descs_total_ - good;
+  if (stats_.data_pages + stats_.zero_pages > good) {
+    // Counted as added, but lost: keep data + zero + missing = descriptors.
+    uint64_t lost = stats_.data_pages + stats_.zero_pages - good;
+    stats_.data_pages -= std::min(lost, stats_.data_pages);
+  }
+  stats_.bytes = durable_data;
+  stats_.incomplete = true;
   return stats_;
 }
 

@@ -158,6 +158,13 @@ class KdumpFileWriter {
   // Sets DUMP_DH_COMPRESSED_INCOMPLETE (written by Finish).
   void MarkIncomplete() { incomplete_ = true; }
   Result<KdumpFileStats> Finish();
+  // Ends the file after a failure (a write error such as ENOSPC, or the caller stopping): writes
+  // what can still be written, makes sure no descriptor points at page data that did not reach
+  // the sink (those are zeroed, in place: offset 0 marks a missing page, and descriptors never
+  // written read as zeros, which is the same), sets DUMP_DH_COMPRESSED_INCOMPLETE in block 0
+  // (rewritten in place, so it needs no new space on a full disk) and finishes the sink. The
+  // result opens as an incomplete dump holding every page written before the failure.
+  Result<KdumpFileStats> Abort();
 
  private:
   KdumpFileWriter() = default;
@@ -173,6 +180,12 @@ class KdumpFileWriter {
   uint64_t next_pfn_ = 0;
   uint64_t zero_page_offset_ = 0;
   std::unique_ptr<SequentialWriter> descs_, data_;
+  uint64_t desc_off_ = 0;
+  uint64_t descs_added_ = 0;   // descriptors appended so far
+  uint64_t descs_total_ = 0;   // descriptors the file's range needs
+  // Pages whose data may not be in the sink yet: (descriptor index, end of its data).
+  std::vector<std::pair<uint64_t, uint64_t>> pending_;
+  size_t pending_head_ = 0;
   bool incomplete_ = false;
   bool finished_ = false;
   KdumpFileStats stats_;

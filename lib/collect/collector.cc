@@ -1,0 +1,303 @@
+#include "lib/collect/collector.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "lib/debuginfo/kallsyms.h"
+#include "lib/dump/dump_description.h"
+#include "lib/dump/elf_writer.h"
+#include "lib/dump/kdump_writer.h"
+#include "lib/memory/kernel_memory.h"
+
+namespace coroner {
+namespace {
+
+constexpr size_t kMaxErrorsKept = 10;
+
+bool AllZero(std::span<const std::byte> page) {
+  uint64_t acc = 0;
+  for (size_t i = 0; i + 8 <= page.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, page.data() + i, 8);
+    acc |= w;
+  }
+  return acc == 0;
+}
+
+// The encoded pages of one window of pfns [index * kWindowPages, (index + 1) * kWindowPages).
+struct Window {
+  uint64_t index = UINT64_MAX;
+  bool ready = false;
+  size_t count = 0;  // pages used in pfns/pages
+  std::vector<uint64_t> pfns;
+  std::vector<EncodedPage> pages;
+  uint64_t read_errors = 0;
+  std::vector<std::string> errors;
+};
+
+class WindowEncoder {
+ public:
+  WindowEncoder(const PhysicalMemory& mem, const KdumpPageMap& map, Compression c, bool zero)
+      : mem_(mem), map_(map), encoder_(c, zero), page_(mem.page_size()) {}
+
+  void Encode(uint64_t index, Window& w) {
+    w.index = index;
+    w.count = 0;
+    w.read_errors = 0;
+    w.errors.clear();
+    const uint64_t end = std::min(map_.max_mapnr(), (index + 1) * kWindowPages);
+    for (uint64_t pfn = map_.NextDumped(index * kWindowPages, end); pfn < end;
+         pfn = map_.NextDumped(pfn + 1, end)) {
+      if (w.pages.size() <= w.count) {
+        w.pages.emplace_back();
+        w.pfns.push_back(0);
+      }
+      EncodedPage& e = w.pages[w.count];
+      w.pfns[w.count++] = pfn;
+      auto r = mem_.ReadPage(Pfn{pfn}, page_);
+      if (r) r = encoder_.Encode(page_, e);
+      if (!r) {
+        e.kind = EncodedPage::Kind::kMissing;
+        e.bytes.clear();
+        if (r.error().code() != ErrorCode::kTruncated) {
+          ++w.read_errors;
+          if (w.errors.size() < kMaxErrorsKept) w.errors.push_back(r.error().ToString());
+        }
+      }
+    }
+  }
+
+ private:
+  const PhysicalMemory& mem_;
+  const KdumpPageMap& map_;
+  PageEncoder encoder_;
+  std::vector<std::byte> page_;
+};
+
+Result<void> WriteElf(const Dump& dump, const CollectOptions& o, const KdumpPageMap& map,
+                      const DumpDescription& desc, std::unique_ptr<ByteSink> sink, CollectStats& st) {
+  const PhysicalMemory& mem = *dump.memory;
+  std::vector<std::byte> page(mem.page_size());
+  ElfWriterOptions eo;
+  eo.spare_segments = 64;
+  eo.select = [&](Pfn pfn) {
+    if (!map.IsDumped(pfn.value)) return false;
+    if (!(o.dump_level & kDumpLevelZero)) return true;
+    // ELF has no shared zero page: -d 1 leaves zero pages out, as makedumpfile -E does.
+    if (!mem.ReadPage(pfn, page)) return true;  // the writer reports the read error
+    if (AllZero(page)) {
+      ++st.zero_pages;
+      return false;
+    }
+    return true;
+  };
+  CORONER_TRY(ElfWriteStats es, WriteElfVmcore(mem, desc, eo, std::move(sink)));
+  st.dumped_pages = es.dumped_pages;
+  st.written_pages = es.dumped_pages;
+  st.missing_pages = es.missing_pages;
+  st.read_errors = es.read_errors;
+  st.errors = es.errors;
+  st.bytes = es.bytes;
+  if (es.incomplete) {
+    st.incomplete = true;
+    st.incomplete_reasons.push_back(fmt::format("{} pages could not be read", es.missing_pages));
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<CollectStats> Collect(const Dump& dump, const CollectOptions& o,
+                             std::vector<std::unique_ptr<ByteSink>> sinks) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (sinks.empty()) return Error(ErrorCode::kInvalidArgument, "no output file given");
+  if (o.dump_level < 0 || o.dump_level > kDumpLevelMax) {
+    return Error(ErrorCode::kInvalidArgument, fmt::format("dump level {} is not 0-31", o.dump_level));
+  }
+  if (o.elf && sinks.size() > 1) return Error(ErrorCode::kInvalidArgument, "an ELF dump cannot be split");
+  CollectStats st;
+  const PhysicalMemory& mem = *dump.memory;
+  uint64_t truncated = 0;
+  KdumpPageMap map = KdumpPageMap::FromMemory(mem, {}, &truncated);
+  const uint64_t max = map.max_mapnr();
+  st.ram_pages = map.CountRam(0, max);
+  st.input_excluded = st.ram_pages - map.CountDumped(0, max);
+  if (truncated) {
+    st.incomplete = true;
+    st.incomplete_reasons.push_back(fmt::format("the input lacks {} pages (truncated)", truncated));
+  }
+
+  if (o.dump_level & ~kDumpLevelZero) {
+    if (!dump.info.vmcoreinfo) {
+      return Error(ErrorCode::kNotFound, "the input has no VMCOREINFO: cannot filter pages (use -d 0 or 1)");
+    }
+    const Vmcoreinfo& vi = *dump.info.vmcoreinfo;
+    CORONER_TRY(auto km, KernelMemory::Create(mem, vi));
+    auto syms = ReadKallsyms(*km, vi);
+    CORONER_TRY(PageFilter filter, PageFilter::Create(mem, vi, *km, syms ? &syms->symbols : nullptr));
+    if (filter.kernel_image().empty()) {
+      st.filter.warnings.push_back("kernel image sections not found (no kallsyms): kept by struct page only");
+    }
+    CORONER_TRY(PageFilterStats fs, filter.Apply(o.dump_level, map));
+    fs.warnings.insert(fs.warnings.begin(), st.filter.warnings.begin(), st.filter.warnings.end());
+    st.filter = std::move(fs);
+    st.filtered = true;
+    if ((o.dump_level & kDumpLevelFree) && st.filter.zone_free_pages) {
+      const uint64_t found = st.filter.Count(PageVerdict::kFree);
+      const uint64_t zone = *st.filter.zone_free_pages;
+      const uint64_t diff = found > zone ? found - zone : zone - found;
+      if (diff > 1024 + zone / 100) {
+        st.filter.warnings.push_back(fmt::format(
+            "free pages found in struct pages ({}) differ from the zones' NR_FREE_PAGES ({})", found, zone));
+      }
+    }
+  }
+  DumpDescription desc = DescribeDump(dump);
+  desc.dump_level = o.dump_level;
+
+  if (o.elf) {
+    CORONER_TRY_VOID(WriteElf(dump, o, map, desc, std::move(sinks[0]), st));
+    st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return st;
+  }
+
+  // ---- kdump-compressed ----
+  const bool zero = o.dump_level & kDumpLevelZero;
+  const std::vector<PfnRange> ranges =
+      sinks.size() > 1 ? map.SplitRanges(sinks.size()) : std::vector<PfnRange>{{0, max}};
+  std::vector<std::unique_ptr<KdumpFileWriter>> writers;
+  for (size_t i = 0; i < sinks.size(); ++i) {
+    KdumpFileOptions fo;
+    fo.compression = o.compression;
+    fo.share_zero_pages = zero;
+    fo.incomplete = truncated > 0;
+    fo.split = sinks.size() > 1;
+    fo.start_pfn = ranges[i].start;
+    fo.end_pfn = ranges[i].start + ranges[i].count;
+    CORONER_TRY(auto w, KdumpFileWriter::Create(map, desc, fo, std::move(sinks[i])));
+    writers.push_back(std::move(w));
+  }
+  st.dumped_pages = map.CountDumped(0, max);
+
+  const uint64_t windows = (max + kWindowPages - 1) / kWindowPages;
+  const unsigned nthreads = o.threads;
+  const size_t nslots = 4 * std::max(1u, nthreads);
+  std::vector<Window> slots(nslots);
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t claimed = 0;  // next window a worker takes
+  uint64_t written = 0;  // windows written (slots before this are free)
+  bool stop = false;
+
+  auto worker = [&] {
+    WindowEncoder enc(mem, map, o.compression, zero);
+    for (;;) {
+      uint64_t w;
+      {
+        std::unique_lock lk(mu);
+        cv.wait(lk, [&] { return stop || claimed >= windows || claimed - written < nslots; });
+        if (stop || claimed >= windows) return;
+        w = claimed++;
+      }
+      Window& slot = slots[w % nslots];
+      enc.Encode(w, slot);
+      {
+        std::lock_guard lk(mu);
+        slot.ready = true;
+      }
+      cv.notify_all();
+    }
+  };
+  std::vector<std::thread> pool;
+  std::unique_ptr<WindowEncoder> inline_enc;
+  if (nthreads == 0) {
+    inline_enc = std::make_unique<WindowEncoder>(mem, map, o.compression, zero);
+  } else {
+    for (unsigned i = 0; i < nthreads; ++i) pool.emplace_back(worker);
+  }
+
+  std::optional<Error> failure;
+  size_t cur = 0;  // writer taking the current pfns
+  uint64_t done = 0;
+  for (uint64_t w = 0; w < windows && !failure; ++w) {
+    if (o.cancel && o.cancel->load(std::memory_order_relaxed)) {
+      failure = Error(ErrorCode::kIo, "interrupted");
+      break;
+    }
+    Window* slot = &slots[w % nslots];
+    if (inline_enc) {
+      if (map.CountDumped(w * kWindowPages, (w + 1) * kWindowPages) == 0) continue;
+      inline_enc->Encode(w, *slot);
+    } else {
+      std::unique_lock lk(mu);
+      cv.wait(lk, [&] { return slot->ready && slot->index == w; });
+    }
+    for (size_t i = 0; i < slot->count; ++i) {
+      const uint64_t pfn = slot->pfns[i];
+      while (cur + 1 < writers.size() && pfn >= ranges[cur].start + ranges[cur].count) ++cur;
+      const EncodedPage& e = slot->pages[i];
+      if (e.kind == EncodedPage::Kind::kMissing) ++st.missing_pages;
+      if (e.kind == EncodedPage::Kind::kZero) ++st.zero_pages;
+      if (auto r = writers[cur]->AddPage(pfn, e); !r) {
+        failure = r.error();
+        break;
+      }
+      if (e.kind == EncodedPage::Kind::kData) ++st.written_pages;
+      ++done;
+    }
+    st.read_errors += slot->read_errors;
+    for (auto& e : slot->errors) {
+      if (st.errors.size() < kMaxErrorsKept) st.errors.push_back(e);
+    }
+    if (!inline_enc) {
+      {
+        std::lock_guard lk(mu);
+        slot->ready = false;
+        ++written;
+      }
+      cv.notify_all();
+    }
+    if (o.progress && slot->count) o.progress(done, st.dumped_pages);
+  }
+  {
+    std::lock_guard lk(mu);
+    stop = true;
+  }
+  cv.notify_all();
+  for (auto& t : pool) t.join();
+
+  if (failure) {
+    st.incomplete = true;
+    st.incomplete_reasons.push_back(failure->ToString());
+    for (auto& w : writers) {
+      auto fs = w->Abort();
+      if (!fs) {
+        st.incomplete_reasons.push_back(fs.error().ToString());
+        continue;
+      }
+      st.bytes += fs->bytes;
+    }
+    st.missing_pages = st.dumped_pages - std::min(st.dumped_pages, st.written_pages + st.zero_pages);
+  } else {
+    if (st.missing_pages > 0) {
+      st.incomplete = true;
+      if (st.read_errors) {
+        st.incomplete_reasons.push_back(fmt::format("{} pages could not be read", st.read_errors));
+      }
+    }
+    for (auto& w : writers) {
+      if (st.incomplete) w->MarkIncomplete();
+      CORONER_TRY(KdumpFileStats fs, w->Finish());
+      st.bytes += fs.bytes;
+    }
+  }
+  st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return st;
+}
+
+}  // namespace coroner
