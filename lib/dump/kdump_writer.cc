@@ -1,5 +1,6 @@
 #include "lib/dump/kdump_writer.h"
 
+#include <libdeflate.h>
 #include <lzo/lzo1x.h>
 #include <snappy-c.h>
 #include <zlib.h>
@@ -146,12 +147,17 @@ std::vector<std::byte> KdumpPageMap::Bytes(const std::vector<uint64_t>& bits, si
 // ---- PageEncoder ----
 
 struct PageEncoder::Contexts {
+  // zlib pages are made by libdeflate at level 2: the same zlib stream format (RFC 1950, what
+  // crash, makedumpfile and libkdumpfile inflate), faster than zlib's deflate at Z_BEST_SPEED
+  // (makedumpfile's setting) and about 3% smaller (level 1 is faster still but 2% larger).
+  libdeflate_compressor* deflate = nullptr;
   z_stream zlib{};
   bool zlib_ready = false;
   ZSTD_CCtx* zstd = nullptr;
   std::vector<unsigned char> lzo_work;
   ~Contexts() {
     if (zlib_ready) deflateEnd(&zlib);
+    if (deflate) libdeflate_free_compressor(deflate);
     if (zstd) ZSTD_freeCCtx(zstd);
   }
 };
@@ -175,6 +181,14 @@ Result<void> PageEncoder::Encode(std::span<const std::byte> page, EncodedPage& o
     case Compression::kNone:
       break;
     case Compression::kZlib: {
+      if (!ctx_->deflate) ctx_->deflate = libdeflate_alloc_compressor(2);
+      if (ctx_->deflate) {
+        out.bytes.resize(libdeflate_zlib_compress_bound(ctx_->deflate, page.size()));
+        len = libdeflate_zlib_compress(ctx_->deflate, page.data(), page.size(), out.bytes.data(),
+                                       out.bytes.size());
+        ok = len > 0;
+        break;
+      }
       if (!ctx_->zlib_ready) {
         if (deflateInit(&ctx_->zlib, Z_BEST_SPEED) != Z_OK) break;
         ctx_->zlib_ready = true;
