@@ -292,8 +292,20 @@ Result<CollectStats> Collect(const Dump& dump, const CollectOptions& o,
     }
     for (auto& w : writers) {
       if (st.incomplete) w->MarkIncomplete();
-      CORONER_TRY(KdumpFileStats fs, w->Finish());
-      st.bytes += fs.bytes;
+      auto fs = w->Finish();
+      if (!fs) {
+        // The last buffered pages did not fit (or another write failed): end it as above.
+        st.incomplete = true;
+        st.incomplete_reasons.push_back(fs.error().ToString());
+        fs = w->Abort();
+        if (!fs) {
+          st.incomplete_reasons.push_back(fs.error().ToString());
+          continue;
+        }
+        st.missing_pages += fs->missing_pages;
+        st.written_pages -= std::min(st.written_pages, fs->missing_pages);
+      }
+      st.bytes += fs->bytes;
     }
   }
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -104,6 +104,9 @@ class SequentialWriter {
   // Buffers `bytes`; writes the buffer out once it holds `capacity` bytes or more.
   Result<void> Append(std::span<const std::byte> bytes);
   Result<void> Flush();
+  // Writes as much of the buffer as the sink takes, `chunk` bytes at a time, stopping at the
+  // first failure (what was written counts as flushed). For salvaging data on a full disk.
+  void FlushWhatFits(size_t chunk);
   // Offset of the next byte appended.
   uint64_t offset() const { return next_ + buf_.size(); }
   // Offset up to which everything appended has been written to the sink.

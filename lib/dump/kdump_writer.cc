@@ -426,9 +426,10 @@ Result<KdumpFileStats> KdumpFileWriter::Finish() {
   EncodedPage missing;
   missing.kind = EncodedPage::Kind::kMissing;
   while (next_pfn_ < range_end_) CORONER_TRY_VOID(AddPage(next_pfn_, missing));
-  finished_ = true;
+  // On a failure here the writer is not finished: Abort() can still end the file.
   CORONER_TRY_VOID(descs_->Flush());
   CORONER_TRY_VOID(data_->Flush());
+  finished_ = true;
   std::array<std::byte, 4> status;
   Put32(status.data(), Status());
   if (std::memcmp(header_.data() + 424, status.data(), 4) != 0) {
@@ -447,11 +448,13 @@ Result<KdumpFileStats> KdumpFileWriter::Abort() {
   if (finished_) return Error(ErrorCode::kInvalidArgument, "Abort after Finish");
   finished_ = true;
   incomplete_ = true;
-  // Best effort: on a full disk these fail and what they hold is lost.
-  (void)descs_->Flush();
-  (void)data_->Flush();
+  // Best effort, a block at a time: on a full disk, what fits is kept.
+  descs_->FlushWhatFits(block_size_);
+  data_->FlushWhatFits(block_size_);
   const uint64_t durable_data = data_->flushed();
   const uint64_t durable_descs = (descs_->flushed() - desc_off_) / kPageDescSize;
+  // A descriptor cut by the failure (partly written) is zeroed too.
+  const uint64_t touched_descs = (descs_->flushed() - desc_off_ + kPageDescSize - 1) / kPageDescSize;
   uint64_t first_bad = descs_added_;
   for (size_t i = pending_head_; i < pending_.size(); ++i) {
     if (pending_[i].second > durable_data) {
@@ -459,8 +462,9 @@ Result<KdumpFileStats> KdumpFileWriter::Abort() {
       break;
     }
   }
-  if (first_bad < durable_descs) {
-    std::vector<std::byte> zeros((durable_descs - first_bad) * kPageDescSize);
+  first_bad = std::min(first_bad, durable_descs);
+  if (first_bad < touched_descs) {
+    std::vector<std::byte> zeros((touched_descs - first_bad) * kPageDescSize);
     CORONER_TRY_VOID(sink_->WriteAt(desc_off_ + first_bad * kPageDescSize, zeros));
   }
   const uint64_t good = std::min(first_bad, durable_descs);

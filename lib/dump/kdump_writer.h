@@ -163,7 +163,8 @@ class KdumpFileWriter {
   // the sink (those are zeroed, in place: offset 0 marks a missing page, and descriptors never
   // written read as zeros, which is the same), sets DUMP_DH_COMPRESSED_INCOMPLETE in block 0
   // (rewritten in place, so it needs no new space on a full disk) and finishes the sink. The
-  // result opens as an incomplete dump holding every page written before the failure.
+  // result opens as an incomplete dump holding every page written before the failure. Also
+  // valid after Finish() failed.
   Result<KdumpFileStats> Abort();
 
  private:
