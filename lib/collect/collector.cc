@@ -312,4 +312,37 @@ Result<CollectStats> Collect(const Dump& dump, const CollectOptions& o,
   return st;
 }
 
+uint64_t MemUsage::KeptAt(int level) const {
+  uint64_t out = ram_pages;
+  auto drop = [&](PageVerdict v) { out -= std::min(out, filter.Count(v)); };
+  if (level & kDumpLevelZero) out -= std::min(out, zero_pages);
+  if (level & (kDumpLevelCache | kDumpLevelCachePrivate)) drop(PageVerdict::kCache);
+  if (level & kDumpLevelCachePrivate) drop(PageVerdict::kCachePrivate);
+  if (level & kDumpLevelUser) drop(PageVerdict::kUser);
+  if (level & kDumpLevelFree) drop(PageVerdict::kFree);
+  drop(PageVerdict::kHwpoison);
+  drop(PageVerdict::kOffline);
+  return out;
+}
+
+Result<MemUsage> MeasureMemUsage(const Dump& dump) {
+  if (!dump.info.vmcoreinfo) return Error(ErrorCode::kNotFound, "the input has no VMCOREINFO: cannot classify pages");
+  const PhysicalMemory& mem = *dump.memory;
+  const Vmcoreinfo& vi = *dump.info.vmcoreinfo;
+  MemUsage mu;
+  mu.page_size = mem.page_size();
+  KdumpPageMap map = KdumpPageMap::FromMemory(mem);
+  mu.ram_pages = map.CountRam(0, map.max_mapnr());
+  CORONER_TRY(auto km, KernelMemory::Create(mem, vi));
+  auto syms = ReadKallsyms(*km, vi);
+  CORONER_TRY(PageFilter filter, PageFilter::Create(mem, vi, *km, syms ? &syms->symbols : nullptr));
+  CORONER_TRY(mu.filter, filter.Apply(kDumpLevelMax, map));
+  std::vector<std::byte> page(mem.page_size());
+  const uint64_t max = map.max_mapnr();
+  for (uint64_t pfn = map.NextDumped(0, max); pfn < max; pfn = map.NextDumped(pfn + 1, max)) {
+    if (mem.ReadPage(Pfn{pfn}, page) && AllZero(page)) ++mu.zero_pages;
+  }
+  return mu;
+}
+
 }  // namespace coroner

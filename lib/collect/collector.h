@@ -71,4 +71,18 @@ struct CollectStats {
 Result<CollectStats> Collect(const Dump& dump, const CollectOptions& options,
                              std::vector<std::unique_ptr<ByteSink>> sinks);
 
+// makedumpfile --mem-usage: what each kind of page adds up to (run it on /proc/kcore in the
+// first kernel, or on any dump), to size the dump target. Every page is classified at level 31;
+// zero pages are counted among the pages no other kind excludes, by reading them.
+struct MemUsage {
+  PageFilterStats filter;
+  uint64_t ram_pages = 0;
+  uint64_t zero_pages = 0;
+  uint64_t page_size = 0;
+  // RAM pages a dump at `level` keeps (zero pages count as left out: they share one
+  // descriptor in a kdump file).
+  uint64_t KeptAt(int level) const;
+};
+Result<MemUsage> MeasureMemUsage(const Dump& dump);
+
 }  // namespace coroner

@@ -143,6 +143,26 @@ class CollectTest(unittest.TestCase):
         self.assertGreater(j["pages"]["dumped"], 10000)
         self.assertGreater(j["pages"]["truncated"], 0)
 
+    def test_mem_usage_adds_up_to_what_collect_writes(self):
+        require_dumps(self)
+        p = collect("--mem-usage", K61 / "vmcore.elf")
+        rows = {}
+        for line in p.stdout.decode().splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] in ("ZERO", "NON_PRI_CACHE", "PRI_CACHE", "USER", "FREE", "KERN_DATA"):
+                rows[parts[0]] = int(parts[1])
+        self.assertEqual(len(rows), 6, p.stdout)
+        d31 = self.tmp / "mu31"
+        d16 = self.tmp / "mu16"
+        collect("-l", "-d", "31", K61 / "vmcore.elf", d31)
+        collect("-l", "-d", "16", K61 / "vmcore.elf", d16)
+        j31, j16 = info_json([d31]), info_json([d16])
+        # zero pages stay in a kdump's bitmap (one shared descriptor)
+        self.assertEqual(j31["pages"]["dumped"], rows["KERN_DATA"] + rows["ZERO"])
+        self.assertEqual(j16["pages"]["excluded"], rows["FREE"])
+        self.assertEqual(sum(rows.values()), j31["pages"]["present"])
+        self.assertGreater(rows["FREE"], 100000)
+
     def test_unreadable_input_page_is_counted_not_fatal(self):
         require_dumps(self)
         src = self.tmp / "src.kdump"

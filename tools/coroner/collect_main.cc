@@ -6,6 +6,7 @@
 //                   [--message-level N] [--split] IN OUT [OUT...]
 //   coroner collect -R OUT < flattened          (reassemble a flattened stream)
 //   coroner collect --dump-dmesg IN OUT         (the kernel log, as makedumpfile writes it)
+//   coroner collect --mem-usage /proc/kcore      (how big a dump would be, at each level)
 //
 // Exit status: 0 the dump is complete; 1 nothing usable, or a dump marked incomplete because
 // a write failed or the run was interrupted (the file still opens); 2 written, but some input
@@ -41,6 +42,7 @@ constexpr std::string_view kUsage =
     "                       [--num-threads N] [--message-level N] [--split] IN OUT [OUT...]\n"
     "       coroner collect -R OUT < FLATTENED\n"
     "       coroner collect --dump-dmesg IN OUT\n"
+    "       coroner collect --mem-usage IN        (IN: /proc/kcore, or any dump)\n"
     "\n"
     "makedumpfile's job: writes the dump IN (/proc/vmcore, or any dump coroner reads) to OUT,\n"
     "leaving out the pages the dump level names, as kdump-compressed (or ELF with -E).\n"
@@ -56,7 +58,8 @@ constexpr std::string_view kUsage =
     "  --num-threads N read and compress with N threads (output identical for every N)\n"
     "  --message-level N  makedumpfile's bits: 1 progress, 2 messages, 4 errors, 16 report\n"
     "                  (default 7)\n"
-    "  --dump-dmesg    write the kernel log of IN to OUT\n";
+    "  --dump-dmesg    write the kernel log of IN to OUT\n"
+    "  --mem-usage     print the pages of each kind and the dump size at each level\n";
 
 constexpr int kMsgProgress = 1, kMsgCommon = 2, kMsgError = 4, kMsgReport = 16;
 
@@ -65,6 +68,7 @@ struct Args {
   std::vector<int> levels{0};
   bool elf = false, flattened = false, reassemble = false, force = false, split = false;
   bool dmesg = false;
+  bool mem_usage = false;
   unsigned threads = 0;
   int message_level = 7;
   std::vector<std::string> files;
@@ -119,6 +123,8 @@ int Parse(int argc, char** argv, Args& a) {
       a.split = true;
     } else if (s == "--dump-dmesg") {
       a.dmesg = true;
+    } else if (s == "--mem-usage") {
+      a.mem_usage = true;
     } else if (s.rfind("-d", 0) == 0 && s.rfind("--", 0) != 0) {
       auto v = value(i, s, "-d");
       if (!v) return Usage("-d needs a level");
@@ -278,6 +284,42 @@ int DumpDmesg(const Args& a) {
   return 0;
 }
 
+std::string Size(uint64_t b);
+
+int MemUsageMain(const Args& a) {
+  if (a.files.size() != 1) return Usage("--mem-usage takes one input (/proc/kcore, or a dump)");
+  auto dump = OpenDump({a.files[0]});
+  if (!dump) {
+    fmt::print(stderr, "coroner collect: {}\n", dump.error().ToString());
+    return 1;
+  }
+  auto mu = MeasureMemUsage(**dump);
+  if (!mu) {
+    fmt::print(stderr, "coroner collect: {}\n", mu.error().ToString());
+    return 1;
+  }
+  const PageFilterStats& f = mu->filter;
+  const uint64_t kern = mu->KeptAt(kDumpLevelMax);
+  // makedumpfile --mem-usage's table, then the sizes it leaves the reader to work out.
+  fmt::print("\nTYPE\t\tPAGES\t\t\tEXCLUDABLE\tDESCRIPTION\n");
+  fmt::print("----------------------------------------------------------------------\n");
+  fmt::print("ZERO\t\t{:<16}\tyes\t\tPages filled with zero\n", mu->zero_pages);
+  fmt::print("NON_PRI_CACHE\t{:<16}\tyes\t\tCache pages without private flag\n", f.Count(PageVerdict::kCache));
+  fmt::print("PRI_CACHE\t{:<16}\tyes\t\tCache pages with private flag\n", f.Count(PageVerdict::kCachePrivate));
+  fmt::print("USER\t\t{:<16}\tyes\t\tUser process pages\n", f.Count(PageVerdict::kUser));
+  fmt::print("FREE\t\t{:<16}\tyes\t\tFree pages\n", f.Count(PageVerdict::kFree));
+  fmt::print("KERN_DATA\t{:<16}\tno\t\tDumpable kernel data \n", kern);
+  fmt::print("\npage size:\t\t{:<16}\n", mu->page_size);
+  fmt::print("Total pages on system:\t{:<16}\n", mu->ram_pages);
+  fmt::print("Total size on system:\t{:<16} Byte\n", mu->ram_pages * mu->page_size);
+  fmt::print("\nDump size before compression, by dump level (kdump format):\n");
+  for (int level : {0, 1, 17, 23, 31}) {
+    const uint64_t kept = mu->KeptAt(level);
+    fmt::print("  -d {:<2}  {:>10} pages  {:>10}\n", level, kept, Size(kept * mu->page_size));
+  }
+  return 0;
+}
+
 std::string Size(uint64_t b) {
   if (b >= (1ull << 30)) return fmt::format("{:.1f} GiB", static_cast<double>(b) / (1ull << 30));
   if (b >= (1ull << 20)) return fmt::format("{:.1f} MiB", static_cast<double>(b) / (1ull << 20));
@@ -426,6 +468,7 @@ int CollectMain(int argc, char** argv) {
   if (int rc = Parse(argc, argv, a); rc >= 0) return rc;
   if (a.reassemble) return Reassemble(a);
   if (a.dmesg) return DumpDmesg(a);
+  if (a.mem_usage) return MemUsageMain(a);
   return RunCollect(a);
 }
 
