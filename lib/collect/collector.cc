@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -40,19 +41,31 @@ struct Window {
   std::vector<std::string> errors;
 };
 
-class WindowEncoder {
+// A set of pfns (the pages written first).
+class PfnSet {
  public:
-  WindowEncoder(const PhysicalMemory& mem, const KdumpPageMap& map, Compression c, bool zero)
-      : mem_(mem), map_(map), encoder_(c, zero), page_(mem.page_size()) {}
+  explicit PfnSet(uint64_t n = 0) : bits_((n + 63) / 64) {}
+  void Set(uint64_t pfn) {
+    if (pfn / 64 < bits_.size()) bits_[pfn / 64] |= uint64_t{1} << (pfn % 64);
+  }
+  bool Test(uint64_t pfn) const { return pfn / 64 < bits_.size() && ((bits_[pfn / 64] >> (pfn % 64)) & 1); }
 
-  void Encode(uint64_t index, Window& w) {
+ private:
+  std::vector<uint64_t> bits_;
+};
+
+class PageListEncoder {
+ public:
+  PageListEncoder(const PhysicalMemory& mem, Compression c, bool zero)
+      : mem_(mem), encoder_(c, zero), page_(mem.page_size()) {}
+
+  // Encodes the pages `pfns` into w (reusing its buffers).
+  void Encode(uint64_t index, const std::vector<uint64_t>& pfns, Window& w) {
     w.index = index;
     w.count = 0;
     w.read_errors = 0;
     w.errors.clear();
-    const uint64_t end = std::min(map_.max_mapnr(), (index + 1) * kWindowPages);
-    for (uint64_t pfn = map_.NextDumped(index * kWindowPages, end); pfn < end;
-         pfn = map_.NextDumped(pfn + 1, end)) {
+    for (uint64_t pfn : pfns) {
       if (w.pages.size() <= w.count) {
         w.pages.emplace_back();
         w.pfns.push_back(0);
@@ -74,7 +87,6 @@ class WindowEncoder {
 
  private:
   const PhysicalMemory& mem_;
-  const KdumpPageMap& map_;
   PageEncoder encoder_;
   std::vector<std::byte> page_;
 };
@@ -132,7 +144,15 @@ Result<CollectStats> Collect(const Dump& dump, const CollectOptions& o,
     st.incomplete_reasons.push_back(fmt::format("the input lacks {} pages (truncated)", truncated));
   }
 
-  if (o.dump_level & ~kDumpLevelZero) {
+  // The filter runs at every level when it can (at 0 and 1 it excludes nothing, but finds the
+  // pages to write first); above 1 it must.
+  const bool must_filter = o.dump_level & ~kDumpLevelZero;
+  PfnSet priority(max);
+  std::vector<PageFilter::ImageSection> image_sections;
+  std::vector<PfnRange> percpu;
+  std::vector<uint64_t> page_tables;
+  std::vector<uint64_t> model_pages;
+  auto filter_pages = [&]() -> Result<void> {
     if (!dump.info.vmcoreinfo) {
       return Error(ErrorCode::kNotFound, "the input has no VMCOREINFO: cannot filter pages (use -d 0 or 1)");
     }
@@ -140,21 +160,36 @@ Result<CollectStats> Collect(const Dump& dump, const CollectOptions& o,
     CORONER_TRY(auto km, KernelMemory::Create(mem, vi));
     auto syms = ReadKallsyms(*km, vi);
     CORONER_TRY(PageFilter filter, PageFilter::Create(mem, vi, *km, syms ? &syms->symbols : nullptr));
+    std::vector<std::string> warnings;
     if (filter.kernel_image().empty()) {
-      st.filter.warnings.push_back("kernel image sections not found (no kallsyms): kept by struct page only");
+      warnings.push_back("kernel image sections not found (no kallsyms): kept by struct page only");
     }
-    CORONER_TRY(PageFilterStats fs, filter.Apply(o.dump_level, map));
-    fs.warnings.insert(fs.warnings.begin(), st.filter.warnings.begin(), st.filter.warnings.end());
-    st.filter = std::move(fs);
-    st.filtered = true;
-    if ((o.dump_level & kDumpLevelFree) && st.filter.zone_free_pages) {
-      const uint64_t found = st.filter.Count(PageVerdict::kFree);
-      const uint64_t zone = *st.filter.zone_free_pages;
-      const uint64_t diff = found > zone ? found - zone : zone - found;
-      if (diff > 1024 + zone / 100) {
-        st.filter.warnings.push_back(fmt::format(
-            "free pages found in struct pages ({}) differ from the zones' NR_FREE_PAGES ({})", found, zone));
+    image_sections = filter.kernel_sections();
+    percpu = filter.percpu_areas();
+    page_tables = filter.kernel_page_tables();
+    model_pages = filter.memory_model_pages();
+    CORONER_TRY(PageFilterStats fs, filter.Apply(o.dump_level, map, [&](uint64_t pfn, uint64_t n, PageVerdict v) {
+      if (v == PageVerdict::kSlab || v == PageVerdict::kTyped || v == PageVerdict::kTail) {
+        for (uint64_t p = pfn; p < pfn + n; ++p) priority.Set(p);
       }
+    }));
+    fs.warnings.insert(fs.warnings.begin(), warnings.begin(), warnings.end());
+    st.filter = std::move(fs);
+    st.filtered = must_filter;
+    return Ok();
+  };
+  if (auto r = filter_pages(); !r) {
+    if (must_filter) return r.error();
+    priority = PfnSet(max);
+    image_sections.clear();
+  }
+  if (st.filtered && (o.dump_level & kDumpLevelFree) && st.filter.zone_free_pages) {
+    const uint64_t found = st.filter.Count(PageVerdict::kFree);
+    const uint64_t zone = *st.filter.zone_free_pages;
+    const uint64_t diff = found > zone ? found - zone : zone - found;
+    if (diff > 1024 + zone / 100) {
+      st.filter.warnings.push_back(fmt::format(
+          "free pages found in struct pages ({}) differ from the zones' NR_FREE_PAGES ({})", found, zone));
     }
   }
   DumpDescription desc = DescribeDump(dump);
@@ -184,28 +219,83 @@ Result<CollectStats> Collect(const Dump& dump, const CollectOptions& o,
   }
   st.dumped_pages = map.CountDumped(0, max);
 
+  // Jobs: lists of up to kWindowPages pfns, encoded by the workers (or inline), written in
+  // job order. Phase 1 (the first `first_jobs` jobs): the pages analysis needs most, written
+  // ahead of pfn order (AddPageEarly), most needed first: the kernel's data and bss, its page
+  // tables, the per-CPU areas, rodata (kallsyms, BTF, ORC), text (crash reads it at start-up),
+  // then slab and page-typed pages; so a run cut short (a full disk, Ctrl-C) still leaves a
+  // dump crash and coroner can start on. Phase 2: every other dumped page, in pfn order.
+  std::vector<uint64_t> first;  // phase 1 pfns, in order
+  {
+    PfnSet taken(max);
+    auto take = [&](uint64_t p) {
+      if (p < max && map.IsDumped(p) && !taken.Test(p)) {
+        taken.Set(p);
+        first.push_back(p);
+      }
+    };
+    for (const auto& sec : image_sections) {
+      if (sec.name == "_stext") continue;
+      for (uint64_t p = sec.pfns.start; p < sec.pfns.start + sec.pfns.count; ++p) take(p);
+      if (sec.name == "__bss_start") {  // after data and bss: page tables, per-CPU areas
+        for (uint64_t p : page_tables) take(p);
+        for (uint64_t p : model_pages) take(p);
+        for (const PfnRange& r : percpu) {
+          for (uint64_t p = r.start; p < r.start + r.count; ++p) take(p);
+        }
+      }
+    }
+    for (const auto& sec : image_sections) {
+      if (sec.name != "_stext") continue;
+      for (uint64_t p = sec.pfns.start; p < sec.pfns.start + sec.pfns.count; ++p) take(p);
+    }
+    for (uint64_t p = map.NextDumped(0, max); p < max; p = map.NextDumped(p + 1, max)) {
+      if (priority.Test(p)) take(p);
+    }
+    priority = std::move(taken);
+  }
+  st.priority_pages = first.size();
+  const uint64_t first_jobs = (first.size() + kWindowPages - 1) / kWindowPages;
   const uint64_t windows = (max + kWindowPages - 1) / kWindowPages;
+  const uint64_t jobs = first_jobs + windows;
+  auto job_pfns = [&](uint64_t j, std::vector<uint64_t>& pfns) {
+    pfns.clear();
+    if (j < first_jobs) {
+      const uint64_t b = j * kWindowPages;
+      pfns.assign(first.begin() + static_cast<ptrdiff_t>(b),
+                  first.begin() + static_cast<ptrdiff_t>(std::min<uint64_t>(first.size(), b + kWindowPages)));
+      return;
+    }
+    const uint64_t w = j - first_jobs;
+    const uint64_t end = std::min(max, (w + 1) * kWindowPages);
+    for (uint64_t p = map.NextDumped(w * kWindowPages, end); p < end; p = map.NextDumped(p + 1, end)) {
+      if (!priority.Test(p)) pfns.push_back(p);
+    }
+  };
+
   const unsigned nthreads = o.threads;
   const size_t nslots = 4 * std::max(1u, nthreads);
   std::vector<Window> slots(nslots);
   std::mutex mu;
   std::condition_variable cv;
-  uint64_t claimed = 0;  // next window a worker takes
-  uint64_t written = 0;  // windows written (slots before this are free)
+  uint64_t claimed = 0;  // next job a worker takes
+  uint64_t written = 0;  // jobs written (slots before this are free)
   bool stop = false;
 
   auto worker = [&] {
-    WindowEncoder enc(mem, map, o.compression, zero);
+    PageListEncoder enc(mem, o.compression, zero);
+    std::vector<uint64_t> pfns;
     for (;;) {
-      uint64_t w;
+      uint64_t j;
       {
         std::unique_lock lk(mu);
-        cv.wait(lk, [&] { return stop || claimed >= windows || claimed - written < nslots; });
-        if (stop || claimed >= windows) return;
-        w = claimed++;
+        cv.wait(lk, [&] { return stop || claimed >= jobs || claimed - written < nslots; });
+        if (stop || claimed >= jobs) return;
+        j = claimed++;
       }
-      Window& slot = slots[w % nslots];
-      enc.Encode(w, slot);
+      Window& slot = slots[j % nslots];
+      job_pfns(j, pfns);
+      enc.Encode(j, pfns, slot);
       {
         std::lock_guard lk(mu);
         slot.ready = true;
@@ -214,39 +304,61 @@ Result<CollectStats> Collect(const Dump& dump, const CollectOptions& o,
     }
   };
   std::vector<std::thread> pool;
-  std::unique_ptr<WindowEncoder> inline_enc;
+  std::unique_ptr<PageListEncoder> inline_enc;
+  std::vector<uint64_t> inline_pfns;
   if (nthreads == 0) {
-    inline_enc = std::make_unique<WindowEncoder>(mem, map, o.compression, zero);
+    inline_enc = std::make_unique<PageListEncoder>(mem, o.compression, zero);
   } else {
     for (unsigned i = 0; i < nthreads; ++i) pool.emplace_back(worker);
   }
 
   std::optional<Error> failure;
-  size_t cur = 0;  // writer taking the current pfns
   uint64_t done = 0;
-  for (uint64_t w = 0; w < windows && !failure; ++w) {
+  size_t cur = 0;  // writer taking the current pfns (phase 2)
+  for (uint64_t j = 0; j < jobs && !failure; ++j) {
     if (o.cancel && o.cancel->load(std::memory_order_relaxed)) {
       failure = Error(ErrorCode::kIo, "interrupted");
       break;
     }
-    Window* slot = &slots[w % nslots];
+    const bool early = j < first_jobs;
+    if (j == first_jobs) {
+      for (auto& w : writers) {
+        if (auto r = w->EndEarly(); !r) {
+          failure = r.error();
+          break;
+        }
+      }
+      if (failure) break;
+    }
+    Window* slot = &slots[j % nslots];
     if (inline_enc) {
-      if (map.CountDumped(w * kWindowPages, (w + 1) * kWindowPages) == 0) continue;
-      inline_enc->Encode(w, *slot);
+      if (!early && map.CountDumped((j - first_jobs) * kWindowPages, (j - first_jobs + 1) * kWindowPages) == 0) {
+        continue;
+      }
+      job_pfns(j, inline_pfns);
+      inline_enc->Encode(j, inline_pfns, *slot);
     } else {
       std::unique_lock lk(mu);
-      cv.wait(lk, [&] { return slot->ready && slot->index == w; });
+      cv.wait(lk, [&] { return slot->ready && slot->index == j; });
     }
     for (size_t i = 0; i < slot->count; ++i) {
       const uint64_t pfn = slot->pfns[i];
-      while (cur + 1 < writers.size() && pfn >= ranges[cur].start + ranges[cur].count) ++cur;
+      size_t wi = cur;
+      if (early) {
+        wi = 0;
+        while (wi + 1 < writers.size() && pfn >= ranges[wi].start + ranges[wi].count) ++wi;
+      } else {
+        while (cur + 1 < writers.size() && pfn >= ranges[cur].start + ranges[cur].count) ++cur;
+        wi = cur;
+      }
       const EncodedPage& e = slot->pages[i];
-      if (e.kind == EncodedPage::Kind::kMissing) ++st.missing_pages;
-      if (e.kind == EncodedPage::Kind::kZero) ++st.zero_pages;
-      if (auto r = writers[cur]->AddPage(pfn, e); !r) {
+      auto r = early ? writers[wi]->AddPageEarly(pfn, e) : writers[wi]->AddPage(pfn, e);
+      if (!r) {
         failure = r.error();
         break;
       }
+      if (e.kind == EncodedPage::Kind::kMissing) ++st.missing_pages;
+      if (e.kind == EncodedPage::Kind::kZero) ++st.zero_pages;
       if (e.kind == EncodedPage::Kind::kData) ++st.written_pages;
       ++done;
     }

@@ -17,6 +17,8 @@
 // 4 * max(threads, 1) windows of kWindowPages pages in flight (each page at most its own size
 // once compressed): about 4 MiB per thread.
 //
+// The pages analysis needs most (the kernel image's sections, slab and page-typed pages, found by
+// the filter) are written first (KdumpFileWriter::AddPageEarly), the rest after in pfn order.
 // A write error (ENOSPC, ...) or a cancel request ends every output file as a valid dump
 // marked incomplete (KdumpFileWriter::Abort) holding what was written; a page that cannot be
 // read is written as missing, counted, and also marks the dump incomplete.
@@ -59,6 +61,8 @@ struct CollectStats {
   uint64_t dumped_pages = 0;       // pages the output's bitmap marks dumped
   uint64_t zero_pages = 0;         // of those, all-zero pages sharing one descriptor (-d 1)
   uint64_t written_pages = 0;      // pages whose data was written
+  uint64_t priority_pages = 0;     // of the dumped pages, those written first (kernel image,
+                                   // slab, page tables, ...): a run cut short keeps them
   uint64_t missing_pages = 0;      // dumped pages written without data (incomplete)
   uint64_t read_errors = 0;        // input pages that could not be read
   std::vector<std::string> errors; // the first few read errors

@@ -123,6 +123,21 @@ Result<PageFilter> PageFilter::Create(const PhysicalMemory& mem, const Vmcoreinf
                  "VMCOREINFO lacks SYMBOL/SIZE/LENGTH(mem_section) or SECTION_SIZE_BITS: cannot find struct pages");
   }
   f.section_shift_ = static_cast<uint64_t>(*bits) - page_shift;
+  // The root table itself, and each node's pglist_data: crash reads them at start-up.
+  for (uint64_t off = 0; off < *roots * 8; off += f.page_size_) {
+    if (auto pa = km.ToPhys(*ms + off)) f.memmap_meta_.push_back(pa->value / f.page_size_);
+  }
+  if (auto nd = vi.Symbol("node_data"); nd) {
+    const uint64_t pgdat_size = vi.Size("pglist_data").value_or(0);
+    const uint64_t nodes = std::min<uint64_t>(vi.Length("node_data").value_or(1), 64);
+    for (uint64_t n = 0; n < nodes && pgdat_size && pgdat_size < (16u << 20); ++n) {
+      auto pgdat = km.ReadU64(*nd + n * 8);
+      if (!pgdat || !*pgdat) continue;
+      for (uint64_t off = 0; off < pgdat_size + f.page_size_; off += f.page_size_) {
+        if (auto pa = km.ToPhys(*pgdat + off)) f.memmap_meta_.push_back(pa->value / f.page_size_);
+      }
+    }
+  }
   const uint64_t per_root = f.page_size_ / *ms_size;
   const uint64_t sections_needed = (mem.pfn_limit() >> f.section_shift_) + 1;
   f.section_mem_map_.assign(sections_needed, 0);
@@ -130,6 +145,7 @@ Result<PageFilter> PageFilter::Create(const PhysicalMemory& mem, const Vmcoreinf
   for (uint64_t r = 0; r < *roots && r * per_root < sections_needed; ++r) {
     auto root = km.ReadU64(*ms + r * 8);
     if (!root || *root == 0) continue;
+    if (auto pa = km.ToPhys(*root)) f.memmap_meta_.push_back(pa->value / f.page_size_);
     if (!km.Read(*root, root_page)) continue;
     for (uint64_t i = 0; i < per_root && r * per_root + i < sections_needed; ++i) {
       uint64_t smm = Le64(root_page.data() + i * *ms_size + smm_off);
@@ -137,9 +153,12 @@ Result<PageFilter> PageFilter::Create(const PhysicalMemory& mem, const Vmcoreinf
       f.section_mem_map_[r * per_root + i] = smm & kSectionMapMask;
     }
   }
+  if (symbols) f.FindPercpu(*symbols);
+  f.FindPageTables();
   if (symbols && !f.FindKernelImage(*symbols)) {
     // Without it the filter still keeps every kernel page by its struct page.
     f.kernel_image_.clear();
+    f.kernel_sections_.clear();
   }
   f.zone_free_pages_ = f.ZoneFreePages(vi);
   return f;
@@ -155,8 +174,8 @@ std::optional<uint64_t> PageFilter::StructPageAddr(uint64_t pfn) const {
 // phys_base).
 Result<void> PageFilter::FindKernelImage(const SymbolTable& symbols) {
   static constexpr std::pair<const char*, const char*> kSections[] = {
-      {"_stext", "_etext"}, {"__start_rodata", "__end_rodata"}, {"_sdata", "_edata"},
-      {"__bss_start", "__bss_stop"}};
+      {"_sdata", "_edata"}, {"__bss_start", "__bss_stop"}, {"__start_rodata", "__end_rodata"},
+      {"_stext", "_etext"}};
   for (auto [from, to] : kSections) {
     auto a = symbols.AddressOf(from);
     auto b = symbols.AddressOf(to);
@@ -165,7 +184,9 @@ Result<void> PageFilter::FindKernelImage(const SymbolTable& symbols) {
     }
     const uint64_t pa = *a - KernelMemory::kStartKernelMap + km_->phys_base();
     const uint64_t pe = *b - KernelMemory::kStartKernelMap + km_->phys_base();
-    kernel_image_.push_back({pa / page_size_, (pe + page_size_ - 1) / page_size_ - pa / page_size_});
+    const PfnRange r{pa / page_size_, (pe + page_size_ - 1) / page_size_ - pa / page_size_};
+    kernel_image_.push_back(r);
+    kernel_sections_.push_back({from, r});
   }
   std::sort(kernel_image_.begin(), kernel_image_.end(),
             [](const PfnRange& x, const PfnRange& y) { return x.start < y.start; });
@@ -188,6 +209,53 @@ Result<void> PageFilter::FindKernelImage(const SymbolTable& symbols) {
     kernel_image_ = std::move(cut);
   }
   return Ok();
+}
+
+void PageFilter::FindPageTables() {
+  const int levels = km_->five_level() ? 5 : 4;
+  std::vector<std::byte> table(4096);
+  constexpr size_t kMaxTables = 1u << 20;
+  // (table pfn, level: levels = top ... 1 = PTE table)
+  std::vector<std::pair<uint64_t, int>> todo{{km_->pgd().value / 4096, levels}};
+  while (!todo.empty() && page_tables_.size() < kMaxTables) {
+    auto [pfn, level] = todo.back();
+    todo.pop_back();
+    page_tables_.push_back(pfn);
+    if (level == 1) continue;
+    if (!mem_->Read(PhysAddr{pfn * 4096}, table)) continue;
+    for (size_t i = level == levels ? 256 : 0; i < 512; ++i) {
+      const uint64_t e = Le64(table.data() + i * 8);
+      if (!(e & X86_64Paging::kPresent)) continue;
+      if (level <= 3 && (e & X86_64Paging::kHuge)) continue;  // 1 GiB / 2 MiB page
+      todo.emplace_back((e & X86_64Paging::kAddrMask) / 4096, level - 1);
+    }
+  }
+  std::sort(page_tables_.begin(), page_tables_.end());
+  page_tables_.erase(std::unique(page_tables_.begin(), page_tables_.end()), page_tables_.end());
+}
+
+void PageFilter::FindPercpu(const SymbolTable& symbols) {
+  auto offsets = symbols.AddressOf("__per_cpu_offset");
+  auto unit = symbols.AddressOf("pcpu_unit_size");
+  auto ncpu = symbols.AddressOf("nr_cpu_ids");
+  if (!offsets || !unit || !ncpu) return;
+  auto unit_size = km_->ReadU32(*unit);
+  auto n = km_->ReadU32(*ncpu);
+  if (!unit_size || !n || *n == 0 || *n > 8192 || *unit_size == 0 || *unit_size > (64u << 20)) return;
+  for (uint32_t cpu = 0; cpu < *n; ++cpu) {
+    auto base = km_->ReadU64(*offsets + cpu * 8);
+    if (!base) continue;
+    for (uint64_t off = 0; off < *unit_size; off += page_size_) {
+      auto pa = km_->ToPhys(*base + off);
+      if (!pa) continue;
+      const uint64_t pfn = pa->value / page_size_;
+      if (!percpu_.empty() && percpu_.back().start + percpu_.back().count == pfn) {
+        ++percpu_.back().count;
+      } else {
+        percpu_.push_back({pfn, 1});
+      }
+    }
+  }
 }
 
 // Sum of NR_FREE_PAGES over every zone of every online node (node_data[], node_online_map).

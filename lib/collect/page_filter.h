@@ -103,6 +103,22 @@ class PageFilter {
 
   // pfns of the kernel image's sections (sorted runs), found at Create.
   const std::vector<PfnRange>& kernel_image() const { return kernel_image_; }
+  // The same by section, in the order the sections matter to analysis: data, bss, rodata, text.
+  struct ImageSection {
+    std::string name;
+    PfnRange pfns;
+  };
+  const std::vector<ImageSection>& kernel_sections() const { return kernel_sections_; }
+  // Each CPU's per-CPU area (__per_cpu_offset[cpu], pcpu_unit_size bytes; the first chunk, in
+  // the direct map), which crash reads at start-up: not protected (ordinary kernel pages are
+  // kept anyway), but the collector writes them early.
+  const std::vector<PfnRange>& percpu_areas() const { return percpu_; }
+  // Every page of the kernel's own page tables (the kernel half of init_top_pgt, down to the
+  // PTE tables), which every virtual read needs; early ones carry no page_type.
+  const std::vector<uint64_t>& kernel_page_tables() const { return page_tables_; }
+  // Pages of the memory model's own tables: mem_section's root and section arrays, each node's
+  // pglist_data (memblock allocations crash reads at start-up).
+  const std::vector<uint64_t>& memory_model_pages() const { return memmap_meta_; }
 
  private:
   struct Layout;
@@ -129,6 +145,12 @@ class PageFilter {
   uint64_t section_shift_ = 0;  // SECTION_SIZE_BITS - PAGE_SHIFT
   std::vector<uint64_t> section_mem_map_;  // decoded mem_map base per section (0: none)
   std::vector<PfnRange> kernel_image_;
+  std::vector<ImageSection> kernel_sections_;
+  std::vector<PfnRange> percpu_;
+  std::vector<uint64_t> page_tables_;
+  std::vector<uint64_t> memmap_meta_;
+  void FindPageTables();
+  void FindPercpu(const SymbolTable& symbols);
   std::optional<uint64_t> zone_free_pages_;
 };
 

@@ -71,6 +71,10 @@ Result<void> FileSink::WriteAt(uint64_t offset, std::span<const std::byte> data)
   return Ok();
 }
 
+void FileSink::Reserve(uint64_t offset, uint64_t size) {
+  if (seekable_ && size) (void)::posix_fallocate(fd_, static_cast<off_t>(offset), static_cast<off_t>(size));
+}
+
 Result<void> FileSink::Finish() {
   if (finished_) return Ok();
   finished_ = true;

@@ -28,6 +28,9 @@ class ByteSink {
   virtual Result<void> WriteAt(uint64_t offset, std::span<const std::byte> data) = 0;
   // Flushes everything; no writes may follow.
   virtual Result<void> Finish() = 0;
+  // Asks for space for [offset, offset + size) to be allocated now, so later writes there
+  // cannot fail for want of space (a file: fallocate). Best effort; the default does nothing.
+  virtual void Reserve(uint64_t /*offset*/, uint64_t /*size*/) {}
   // A name for messages (the path).
   virtual const std::string& name() const = 0;
 };
@@ -59,6 +62,7 @@ class FileSink final : public ByteSink {
 
   Result<void> WriteAt(uint64_t offset, std::span<const std::byte> data) override;
   Result<void> Finish() override;
+  void Reserve(uint64_t offset, uint64_t size) override;
   const std::string& name() const override { return path_; }
 
  private:

@@ -349,6 +349,9 @@ Result<void> KdumpFileWriter::Start(const DumpDescription& desc) {
 
   desc_off_ = desc_off;
   descs_total_ = ndesc;
+  // The descriptor area is written last in places (early pages, Abort): have its blocks now,
+  // so a disk that fills with page data can still take them.
+  sink_->Reserve(desc_off, ndesc * kPageDescSize);
   descs_ = std::make_unique<SequentialWriter>(*sink_, desc_off);
   data_ = std::make_unique<SequentialWriter>(*sink_, data_off);
   if (opts_.share_zero_pages) {
@@ -360,16 +363,11 @@ Result<void> KdumpFileWriter::Start(const DumpDescription& desc) {
   return Ok();
 }
 
-Result<void> KdumpFileWriter::AddPage(uint64_t pfn, const EncodedPage& page) {
-  if (finished_) return Error(ErrorCode::kInvalidArgument, "AddPage after Finish");
-  if (pfn != next_pfn_) {
-    return Error(ErrorCode::kInvalidArgument,
-                 fmt::format("{}: page {:#x} added, but the next dumped page is {:#x}", sink_->name(),
-                             pfn, next_pfn_),
-                 AtPfn(pfn));
-  }
-  std::array<std::byte, kPageDescSize> d{};
-  std::span<const std::byte> data;
+Result<void> KdumpFileWriter::MakeDesc(uint64_t pfn, const EncodedPage& page,
+                                       std::array<std::byte, kPageDescSize>& d,
+                                       std::span<const std::byte>& data) {
+  d = {};
+  data = {};
   switch (page.kind) {
     case EncodedPage::Kind::kData: {
       const uint64_t n = page.bytes.size();
@@ -403,6 +401,98 @@ Result<void> KdumpFileWriter::AddPage(uint64_t pfn, const EncodedPage& page) {
       incomplete_ = true;
       break;
   }
+  return Ok();
+}
+
+Result<void> KdumpFileWriter::AddPageEarly(uint64_t pfn, const EncodedPage& page) {
+  if (finished_ || early_done_ || descs_added_ > 0) {
+    return Error(ErrorCode::kInvalidArgument, "AddPageEarly after AddPage, EndEarly or Finish");
+  }
+  const uint64_t start = opts_.split ? opts_.start_pfn : 0;
+  if (pfn < start || pfn >= range_end_ || !map_->IsDumped(pfn)) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("{}: early page {:#x} is not a dumped page of this file", sink_->name(), pfn),
+                 AtPfn(pfn));
+  }
+  EarlyPage e;
+  e.pfn = pfn;
+  e.index = Rank(pfn);
+  std::span<const std::byte> data;
+  CORONER_TRY_VOID(MakeDesc(pfn, page, e.desc, data));
+  if (!data.empty()) {
+    e.data_end = data_->offset() + data.size();
+    early_.push_back(e);
+    return data_->Append(data);
+  }
+  early_.push_back(e);
+  return Ok();
+}
+
+Result<void> KdumpFileWriter::EndEarly() {
+  if (early_done_) return Ok();
+  early_done_ = true;
+  if (!early_.empty()) {
+    // The data first, then the descriptors at their places (so none points at data not there).
+    CORONER_TRY_VOID(data_->Flush());
+    std::sort(early_.begin(), early_.end(), [](const EarlyPage& a, const EarlyPage& b) { return a.pfn < b.pfn; });
+    for (size_t i = 1; i < early_.size(); ++i) {
+      if (early_[i].pfn == early_[i - 1].pfn) {
+        return Error(ErrorCode::kInvalidArgument, fmt::format("early page {:#x} added twice", early_[i].pfn));
+      }
+    }
+    std::vector<std::byte> run;
+    uint64_t run_index = 0;
+    for (size_t i = 0; i <= early_.size(); ++i) {
+      if (i == early_.size() || (i > 0 && early_[i].index != early_[i - 1].index + 1)) {
+        CORONER_TRY_VOID(sink_->WriteAt(desc_off_ + run_index * kPageDescSize, run));
+        run.clear();
+        if (i == early_.size()) break;
+      }
+      if (run.empty()) run_index = early_[i].index;
+      run.insert(run.end(), early_[i].desc.begin(), early_[i].desc.end());
+    }
+    early_written_ = true;
+  }
+  return SkipEarly();
+}
+
+uint64_t KdumpFileWriter::Rank(uint64_t pfn) {
+  constexpr uint64_t kBlock = 4096;
+  const uint64_t start = opts_.split ? opts_.start_pfn : 0;
+  if (rank_index_.empty()) {
+    uint64_t n = 0;
+    for (uint64_t b = start; b < range_end_; b += kBlock) {
+      rank_index_.push_back(n);
+      n += map_->CountDumped(b, std::min(range_end_, b + kBlock));
+    }
+  }
+  const uint64_t block = (pfn - start) / kBlock;
+  return rank_index_[block] + map_->CountDumped(start + block * kBlock, pfn);
+}
+
+// Appends the saved descriptors of early pages that come next in pfn order.
+Result<void> KdumpFileWriter::SkipEarly() {
+  while (early_next_ < early_.size() && next_pfn_ == early_[early_next_].pfn) {
+    CORONER_TRY_VOID(descs_->Append(early_[early_next_].desc));
+    ++descs_added_;
+    ++early_next_;
+    next_pfn_ = map_->NextDumped(next_pfn_ + 1, range_end_);
+  }
+  return Ok();
+}
+
+Result<void> KdumpFileWriter::AddPage(uint64_t pfn, const EncodedPage& page) {
+  if (finished_) return Error(ErrorCode::kInvalidArgument, "AddPage after Finish");
+  if (!early_done_) CORONER_TRY_VOID(EndEarly());
+  if (pfn != next_pfn_) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("{}: page {:#x} added, but the next dumped page is {:#x}", sink_->name(),
+                             pfn, next_pfn_),
+                 AtPfn(pfn));
+  }
+  std::array<std::byte, kPageDescSize> d{};
+  std::span<const std::byte> data;
+  CORONER_TRY_VOID(MakeDesc(pfn, page, d, data));
   CORONER_TRY_VOID(descs_->Append(d));
   ++descs_added_;
   if (!data.empty()) {
@@ -418,13 +508,14 @@ Result<void> KdumpFileWriter::AddPage(uint64_t pfn, const EncodedPage& page) {
     }
   }
   next_pfn_ = map_->NextDumped(pfn + 1, range_end_);
-  return Ok();
+  return SkipEarly();
 }
 
 Result<KdumpFileStats> KdumpFileWriter::Finish() {
   if (finished_) return Error(ErrorCode::kInvalidArgument, "Finish called twice");
   EncodedPage missing;
   missing.kind = EncodedPage::Kind::kMissing;
+  if (!early_done_) CORONER_TRY_VOID(EndEarly());
   while (next_pfn_ < range_end_) CORONER_TRY_VOID(AddPage(next_pfn_, missing));
   // On a failure here the writer is not finished: Abort() can still end the file.
   CORONER_TRY_VOID(descs_->Flush());
@@ -468,15 +559,27 @@ Result<KdumpFileStats> KdumpFileWriter::Abort() {
     CORONER_TRY_VOID(sink_->WriteAt(desc_off_ + first_bad * kPageDescSize, zeros));
   }
   const uint64_t good = std::min(first_bad, durable_descs);
+  // Early pages: their descriptors went out after their data, so those written are right;
+  // put back any the zeroing above covered.
+  // If EndEarly did not get to write them, write those whose data made it now.
+  uint64_t early_good = 0;
+  for (const EarlyPage& e : early_) {
+    const bool durable = early_written_ || e.data_end <= durable_data;
+    if (!durable) continue;
+    if (!early_written_ || (e.index >= first_bad && e.index < touched_descs)) {
+      CORONER_TRY_VOID(sink_->WriteAt(desc_off_ + e.index * kPageDescSize, e.desc));
+    }
+    if (e.index >= good) ++early_good;
+  }
   std::array<std::byte, 4> status;
   Put32(status.data(), Status());
   std::memcpy(header_.data() + 424, status.data(), 4);
   CORONER_TRY_VOID(sink_->WriteAt(0, header_));
   CORONER_TRY_VOID(sink_->Finish());
-  stats_.missing_pages = descs_total_ - good;
-  if (stats_.data_pages + stats_.zero_pages > good) {
+  stats_.missing_pages = descs_total_ - good - early_good;
+  if (stats_.data_pages + stats_.zero_pages > good + early_good) {
     // Counted as added, but lost: keep data + zero + missing = descriptors.
-    uint64_t lost = stats_.data_pages + stats_.zero_pages - good;
+    uint64_t lost = stats_.data_pages + stats_.zero_pages - good - early_good;
     stats_.data_pages -= std::min(lost, stats_.data_pages);
   }
   stats_.bytes = durable_data;

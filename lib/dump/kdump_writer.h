@@ -21,6 +21,7 @@
 // KdumpFileWriter::AddPage (in pfn order, single thread; buffers descriptors and data).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -32,6 +33,7 @@
 #include "lib/base/types.h"
 #include "lib/dump/byte_sink.h"
 #include "lib/dump/compression.h"
+#include "lib/dump/kdump_compressed.h"
 #include "lib/dump/dump_description.h"
 #include "lib/dump/physical_memory.h"
 
@@ -155,6 +157,12 @@ class KdumpFileWriter {
   // The next pfn AddPage expects (`end` of the range once all are added).
   uint64_t next_pfn() const { return next_pfn_; }
   Result<void> AddPage(uint64_t pfn, const EncodedPage& page);
+  // Pages written ahead of pfn order, before any AddPage, each pfn once, in any order (the
+  // order their data goes into the file): EndEarly() (or the first AddPage) then writes their
+  // descriptors in place, so a run cut short (a full disk) still holds them. AddPage skips them.
+  // The collector puts the pages analysis needs first (kernel image, slab, page tables).
+  Result<void> AddPageEarly(uint64_t pfn, const EncodedPage& page);
+  Result<void> EndEarly();
   // Sets DUMP_DH_COMPRESSED_INCOMPLETE (written by Finish).
   void MarkIncomplete() { incomplete_ = true; }
   Result<KdumpFileStats> Finish();
@@ -171,6 +179,21 @@ class KdumpFileWriter {
   KdumpFileWriter() = default;
   Result<void> Start(const DumpDescription& desc);
   uint32_t Status() const;
+
+  Result<void> MakeDesc(uint64_t pfn, const EncodedPage& page, std::array<std::byte, kPageDescSize>& d,
+                        std::span<const std::byte>& data);
+  Result<void> SkipEarly();
+  struct EarlyPage {
+    uint64_t pfn = 0;
+    uint64_t index = 0;  // descriptor index
+    uint64_t data_end = 0;  // end of its data in the file
+    std::array<std::byte, kPageDescSize> desc{};
+  };
+  std::vector<EarlyPage> early_;
+  size_t early_next_ = 0;
+  std::vector<uint64_t> rank_index_;  // dumped pages below each 4096-pfn block of the range
+  uint64_t Rank(uint64_t pfn);        // descriptor index of a dumped pfn
+  bool early_done_ = false, early_written_ = false;
 
   const KdumpPageMap* map_ = nullptr;
   KdumpFileOptions opts_;
