@@ -350,6 +350,9 @@ void PrintSummary(const Args& a, const CollectOptions& o, const CollectStats& st
     }
   }
   if (st.zero_pages) fmt::print(stderr, "  {:>10}  zero pages ({})\n", st.zero_pages, a.elf ? "left out" : "one shared descriptor");
+  if (st.priority_pages && !a.elf) {
+    fmt::print(stderr, "  {:>10}  written first (kernel image, page tables, per-CPU areas, slab)\n", st.priority_pages);
+  }
   if (st.missing_pages) fmt::print(stderr, "  {:>10}  missing (not written)\n", st.missing_pages);
   const double mb = static_cast<double>(st.ram_pages * ps) / (1 << 20);
   fmt::print(stderr, "Wrote {} to {} in {:.2f} s ({:.0f} MiB/s of RAM scanned){}\n", Size(st.bytes),
