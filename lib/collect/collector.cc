@@ -5,6 +5,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include <fmt/format.h>
@@ -182,6 +183,9 @@ Result<CollectStats> Collect(const Dump& dump, const CollectOptions& o,
     if (must_filter) return r.error();
     priority = PfnSet(max);
     image_sections.clear();
+    percpu.clear();
+    page_tables.clear();
+    model_pages.clear();
   }
   if (st.filtered && (o.dump_level & kDumpLevelFree) && st.filter.zone_free_pages) {
     const uint64_t found = st.filter.Count(PageVerdict::kFree);
@@ -234,21 +238,21 @@ Result<CollectStats> Collect(const Dump& dump, const CollectOptions& o,
         first.push_back(p);
       }
     };
-    for (const auto& sec : image_sections) {
-      if (sec.name == "_stext") continue;
-      for (uint64_t p = sec.pfns.start; p < sec.pfns.start + sec.pfns.count; ++p) take(p);
-      if (sec.name == "__bss_start") {  // after data and bss: page tables, per-CPU areas
-        for (uint64_t p : page_tables) take(p);
-        for (uint64_t p : model_pages) take(p);
-        for (const PfnRange& r : percpu) {
-          for (uint64_t p = r.start; p < r.start + r.count; ++p) take(p);
-        }
+    auto take_section = [&](std::string_view name) {
+      for (const auto& sec : image_sections) {
+        if (sec.name != name) continue;
+        for (uint64_t p = sec.pfns.start; p < sec.pfns.start + sec.pfns.count; ++p) take(p);
       }
+    };
+    take_section("_sdata");
+    take_section("__bss_start");
+    for (uint64_t p : page_tables) take(p);
+    for (uint64_t p : model_pages) take(p);
+    for (const PfnRange& r : percpu) {
+      for (uint64_t p = r.start; p < r.start + r.count; ++p) take(p);
     }
-    for (const auto& sec : image_sections) {
-      if (sec.name != "_stext") continue;
-      for (uint64_t p = sec.pfns.start; p < sec.pfns.start + sec.pfns.count; ++p) take(p);
-    }
+    take_section("__start_rodata");
+    take_section("_stext");
     for (uint64_t p = map.NextDumped(0, max); p < max; p = map.NextDumped(p + 1, max)) {
       if (priority.Test(p)) take(p);
     }
