@@ -13,9 +13,12 @@
 //   out.push_back(std::move(file_sink));
 //   CORONER_TRY(CollectStats st, Collect(*dump, o, std::move(out)));
 //
-// Memory: the bitmaps (2 bits per pfn), one batch of struct pages, and at most
-// 4 * max(threads, 1) windows of kWindowPages pages in flight (each page at most its own size
-// once compressed): about 4 MiB per thread.
+// Memory: the bitmaps (2 bits per pfn, plus 1 for the pages written first and 8 bytes per such
+// page), one batch of struct pages, at most 4 * max(threads, 1) jobs of kWindowPages pages in
+// flight (each page at most its own size once compressed: about 4 MiB per thread), and, while
+// the filter is set up, the kernel's symbol table (kallsyms). Measured on the 768 MB test
+// guests: 16.7 MB of anonymous memory at its peak, with 0 or 2 threads (the input is mapped,
+// not copied).
 //
 // The pages analysis needs most (the kernel image's sections, slab and page-typed pages, found by
 // the filter) are written first (KdumpFileWriter::AddPageEarly), the rest after in pfn order.
