@@ -92,6 +92,21 @@ class PageListEncoder {
   std::vector<std::byte> page_;
 };
 
+// Moves each boundary of a split set up to a multiple of 4096 pfns (crash's BITMAP_SECT_LEN):
+// crash 8.0.2 counts a split file's dumped pages a 64-bit bitmap word at a time from its
+// start_pfn, so a start inside a word miscounts and every page read from that file is wrong.
+// (A dump smaller than that per file leaves later files empty, as makedumpfile's do.)
+std::vector<PfnRange> AlignSplitRanges(const std::vector<PfnRange>& in, uint64_t max) {
+  std::vector<uint64_t> bounds{0};
+  for (size_t i = 1; i < in.size(); ++i) {
+    bounds.push_back(std::max(bounds.back(), std::min(max, (in[i].start + 4095) / 4096 * 4096)));
+  }
+  bounds.push_back(max);
+  std::vector<PfnRange> out;
+  for (size_t i = 0; i + 1 < bounds.size(); ++i) out.push_back({bounds[i], bounds[i + 1] - bounds[i]});
+  return out;
+}
+
 Result<void> WriteElf(const Dump& dump, const CollectOptions& o, const KdumpPageMap& map,
                       const DumpDescription& desc, std::unique_ptr<ByteSink> sink, CollectStats& st) {
   const PhysicalMemory& mem = *dump.memory;
@@ -208,7 +223,7 @@ Result<CollectStats> Collect(const Dump& dump, const CollectOptions& o,
   // ---- kdump-compressed ----
   const bool zero = o.dump_level & kDumpLevelZero;
   const std::vector<PfnRange> ranges =
-      sinks.size() > 1 ? map.SplitRanges(sinks.size()) : std::vector<PfnRange>{{0, max}};
+      sinks.size() > 1 ? AlignSplitRanges(map.SplitRanges(sinks.size()), max) : std::vector<PfnRange>{{0, max}};
   std::vector<std::unique_ptr<KdumpFileWriter>> writers;
   for (size_t i = 0; i < sinks.size(); ++i) {
     KdumpFileOptions fo;

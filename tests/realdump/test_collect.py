@@ -1,7 +1,8 @@
 """coroner collect through its command line on the real test dumps.
 
 - crash 8.0.2 opens coroner's -c -d 31 output of the 6.1 dump and `log`, `bt` and `sys` print
-  exactly what they print on makedumpfile's (vmcore.kdump-zlib), but for the file name;
+  exactly what they print on makedumpfile's (vmcore.kdump-zlib), but for the file name; and
+  `log` the same on a 3-file --split set;
 - --dump-dmesg writes byte for byte makedumpfile's vmcore-dmesg.txt, on every kernel;
 - -F writes the flattened stream to stdout, -R turns it back into the same file -l -d 31 writes;
 - an existing output is refused without -f;
@@ -54,6 +55,16 @@ class CollectTest(unittest.TestCase):
         self.assertIn("sysrq triggered crash", ours)
         self.assertIn("write_sysrq_trigger", ours)
         self.assertEqual(norm(ours), norm(theirs))
+        # A split set too (crash needs each file to start on a 4096-pfn boundary).
+        parts = [self.tmp / f"crash.split.{i}" for i in range(3)]
+        collect("-c", "--split", "-d", "31", K61 / "vmcore.elf", *parts)
+        with tempfile.NamedTemporaryFile("w", suffix=".crash") as f:
+            f.write("log\n")
+            f.flush()
+            p = subprocess.run(["crash", "-s", str(K61 / "vmlinux"), *map(str, parts), "-i", f.name],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=900)
+        log_theirs = crash_commands(K61, ["log"], dump="vmcore.kdump-zlib")
+        self.assertEqual(p.stdout + p.stderr, log_theirs)
 
     def test_dump_dmesg_equals_makedumpfiles(self):
         for d in require_dumps(self):
