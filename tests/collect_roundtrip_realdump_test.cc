@@ -1,4 +1,5 @@
-// coroner collect's output read back, on the real 6.1 dump (6.1-4level, or CORONER_COLLECT_KERNEL):
+// coroner collect's output read back, on the real 6.1 dump (6.1-4level, or CORONER_COLLECT_KERNEL),
+// and at -d 31 on every test kernel (every kept page equals the raw ELF's):
 //  - every format (kdump none/zlib/lzo/snappy/zstd, flattened, a 3-file split set, ELF) at
 //    -d 31 opens in coroner, holds exactly the pages the filter kept, and every one of them
 //    equals the input's bytes;
@@ -231,6 +232,35 @@ TEST_F(CollectRoundtrip, ZeroPagesShareOneDescriptorAndRefilteringWorks) {
   Run(*d0dump, o, {"re31"});
   Run(*input_, o, {"direct31"});
   EXPECT_TRUE(ReadFile(dir_ + "/re31") == ReadFile(dir_ + "/direct31"));
+}
+
+// Every test kernel (not only the one the suite opens): -d 31 zlib, every kept page equals the
+// raw ELF's bytes, and the output holds what the filter kept.
+TEST_F(CollectRoundtrip, EveryKernelsKeptPagesEqualTheInput) {
+  const fs::path cache = KernelDir().parent_path();
+  int kernels = 0;
+  for (const auto& e : fs::directory_iterator(cache)) {
+    if (!e.is_directory() || e.path().filename().string()[0] == '_' || !fs::exists(e.path() / "vmcore.elf") ||
+        fs::exists(e.path() / "FAILED")) {
+      continue;
+    }
+    SCOPED_TRACE(e.path().filename().string());
+    auto in = OpenDump({(e.path() / "vmcore.elf").string()});
+    ASSERT_TRUE(in) << in.error().ToString();
+    CollectOptions o;
+    o.dump_level = 31;
+    o.compression = Compression::kZlib;
+    o.threads = 2;
+    const CollectStats st = Run(**in, o, {"every"});
+    EXPECT_FALSE(st.incomplete);
+    EXPECT_GT(st.priority_pages, 5000u);
+    auto out = Open({"every"});
+    ASSERT_TRUE(out);
+    EXPECT_EQ(out->memory->CountPages().dumped, st.dumped_pages);
+    EXPECT_EQ(CheckPages(*out->memory, *(*in)->memory), st.dumped_pages);
+    ++kernels;
+  }
+  EXPECT_GE(kernels, 5);
 }
 
 // A file that runs out of space after `limit` bytes past offset 0 (writes wholly below the limit
