@@ -6,6 +6,7 @@ set -euo pipefail
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config
   zlib1g-dev liblzo2-dev libsnappy-dev libzstd-dev   # kdump page compression
+  libdeflate-dev                                       # fast zlib-format page compression (collect)
   libfmt-dev libcli11-dev nlohmann-json3-dev          # formatting, CLI, JSON output
   libedit-dev                                          # line editing, history, completion at the prompt
   libgtest-dev libgmock-dev python3                    # the build configures the tests too

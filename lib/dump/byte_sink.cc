@@ -1,5 +1,7 @@
 #include "lib/dump/byte_sink.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -67,6 +69,10 @@ Result<void> FileSink::WriteAt(uint64_t offset, std::span<const std::byte> data)
   }
   pos_ = offset + data.size();
   return Ok();
+}
+
+void FileSink::Reserve(uint64_t offset, uint64_t size) {
+  if (seekable_ && size) (void)::posix_fallocate(fd_, static_cast<off_t>(offset), static_cast<off_t>(size));
 }
 
 Result<void> FileSink::Finish() {
@@ -145,6 +151,17 @@ Result<void> SequentialWriter::Flush() {
   next_ += buf_.size();
   buf_.clear();
   return Ok();
+}
+
+void SequentialWriter::FlushWhatFits(size_t chunk) {
+  size_t done = 0;
+  while (done < buf_.size()) {
+    const size_t n = std::min(chunk, buf_.size() - done);
+    if (!sink_->WriteAt(next_ + done, std::span(buf_).subspan(done, n))) break;
+    done += n;
+  }
+  buf_.erase(buf_.begin(), buf_.begin() + static_cast<ptrdiff_t>(done));
+  next_ += done;
 }
 
 }  // namespace coroner

@@ -28,6 +28,9 @@ class ByteSink {
   virtual Result<void> WriteAt(uint64_t offset, std::span<const std::byte> data) = 0;
   // Flushes everything; no writes may follow.
   virtual Result<void> Finish() = 0;
+  // Asks for space for [offset, offset + size) to be allocated now, so later writes there
+  // cannot fail for want of space (a file: fallocate). Best effort; the default does nothing.
+  virtual void Reserve(uint64_t /*offset*/, uint64_t /*size*/) {}
   // A name for messages (the path).
   virtual const std::string& name() const = 0;
 };
@@ -59,6 +62,7 @@ class FileSink final : public ByteSink {
 
   Result<void> WriteAt(uint64_t offset, std::span<const std::byte> data) override;
   Result<void> Finish() override;
+  void Reserve(uint64_t offset, uint64_t size) override;
   const std::string& name() const override { return path_; }
 
  private:
@@ -104,8 +108,13 @@ class SequentialWriter {
   // Buffers `bytes`; writes the buffer out once it holds `capacity` bytes or more.
   Result<void> Append(std::span<const std::byte> bytes);
   Result<void> Flush();
+  // Writes as much of the buffer as the sink takes, `chunk` bytes at a time, stopping at the
+  // first failure (what was written counts as flushed). For salvaging data on a full disk.
+  void FlushWhatFits(size_t chunk);
   // Offset of the next byte appended.
   uint64_t offset() const { return next_ + buf_.size(); }
+  // Offset up to which everything appended has been written to the sink.
+  uint64_t flushed() const { return next_; }
   // True when appending n more bytes would write the buffer out.
   bool WouldFlush(size_t n) const { return buf_.size() + n >= capacity_; }
 

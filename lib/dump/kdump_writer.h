@@ -21,6 +21,7 @@
 // KdumpFileWriter::AddPage (in pfn order, single thread; buffers descriptors and data).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -32,6 +33,7 @@
 #include "lib/base/types.h"
 #include "lib/dump/byte_sink.h"
 #include "lib/dump/compression.h"
+#include "lib/dump/kdump_compressed.h"
 #include "lib/dump/dump_description.h"
 #include "lib/dump/physical_memory.h"
 
@@ -55,6 +57,9 @@ class KdumpPageMap {
   uint64_t page_size() const { return page_size_; }
   void SetRam(uint64_t pfn) { Set(ram_, pfn); }
   void SetDumped(uint64_t pfn) { Set(dumped_, pfn); }  // also call SetRam
+  void ClearDumped(uint64_t pfn) {
+    if (pfn < max_mapnr_) dumped_[pfn / 64] &= ~(uint64_t{1} << (pfn % 64));
+  }
   bool IsRam(uint64_t pfn) const { return Test(ram_, pfn); }
   bool IsDumped(uint64_t pfn) const { return Test(dumped_, pfn); }
   // Next dumped pfn at or after `pfn`, or `limit` if none below it.
@@ -152,14 +157,43 @@ class KdumpFileWriter {
   // The next pfn AddPage expects (`end` of the range once all are added).
   uint64_t next_pfn() const { return next_pfn_; }
   Result<void> AddPage(uint64_t pfn, const EncodedPage& page);
+  // Pages written ahead of pfn order, before any AddPage, each pfn once, in any order (the
+  // order their data goes into the file): EndEarly() (or the first AddPage) then writes their
+  // descriptors in place, so a run cut short (a full disk) still holds them. AddPage skips them.
+  // The collector puts the pages analysis needs first (kernel image, slab, page tables).
+  Result<void> AddPageEarly(uint64_t pfn, const EncodedPage& page);
+  Result<void> EndEarly();
   // Sets DUMP_DH_COMPRESSED_INCOMPLETE (written by Finish).
   void MarkIncomplete() { incomplete_ = true; }
   Result<KdumpFileStats> Finish();
+  // Ends the file after a failure (a write error such as ENOSPC, or the caller stopping): writes
+  // what can still be written, makes sure no descriptor points at page data that did not reach
+  // the sink (those are zeroed, in place: offset 0 marks a missing page, and descriptors never
+  // written read as zeros, which is the same), sets DUMP_DH_COMPRESSED_INCOMPLETE in block 0
+  // (rewritten in place, so it needs no new space on a full disk) and finishes the sink. The
+  // result opens as an incomplete dump holding every page written before the failure. Also
+  // valid after Finish() failed.
+  Result<KdumpFileStats> Abort();
 
  private:
   KdumpFileWriter() = default;
   Result<void> Start(const DumpDescription& desc);
   uint32_t Status() const;
+
+  Result<void> MakeDesc(uint64_t pfn, const EncodedPage& page, std::array<std::byte, kPageDescSize>& d,
+                        std::span<const std::byte>& data);
+  Result<void> SkipEarly();
+  struct EarlyPage {
+    uint64_t pfn = 0;
+    uint64_t index = 0;  // descriptor index
+    uint64_t data_end = 0;  // end of its data in the file
+    std::array<std::byte, kPageDescSize> desc{};
+  };
+  std::vector<EarlyPage> early_;
+  size_t early_next_ = 0;
+  std::vector<uint64_t> rank_index_;  // dumped pages below each 4096-pfn block of the range
+  uint64_t Rank(uint64_t pfn);        // descriptor index of a dumped pfn
+  bool early_done_ = false, early_written_ = false;
 
   const KdumpPageMap* map_ = nullptr;
   KdumpFileOptions opts_;
@@ -170,6 +204,12 @@ class KdumpFileWriter {
   uint64_t next_pfn_ = 0;
   uint64_t zero_page_offset_ = 0;
   std::unique_ptr<SequentialWriter> descs_, data_;
+  uint64_t desc_off_ = 0;
+  uint64_t descs_added_ = 0;   // descriptors appended so far
+  uint64_t descs_total_ = 0;   // descriptors the file's range needs
+  // Pages whose data may not be in the sink yet: (descriptor index, end of its data).
+  std::vector<std::pair<uint64_t, uint64_t>> pending_;
+  size_t pending_head_ = 0;
   bool incomplete_ = false;
   bool finished_ = false;
   KdumpFileStats stats_;

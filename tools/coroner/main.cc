@@ -3,6 +3,7 @@
 // prompt with line editing, history and completion. An Error becomes one line on stderr.
 //
 //   coroner info [--json] DUMP...          what the dump file says about itself
+//   coroner collect [makedumpfile flags] IN OUT   the collector (collect_main.cc)
 //   coroner [--json] [--minimal] [-c 'cmd; cmd'] [-i FILE] DUMP... [VMLINUX]
 #include <unistd.h>
 
@@ -24,6 +25,10 @@
 #include "lib/dump/dump.h"
 #include "lib/render/dispatch.h"
 #include "lib/render/info_render.h"
+
+namespace coroner {
+int CollectMain(int argc, char** argv);  // collect_main.cc
+}  // namespace coroner
 
 namespace {
 
@@ -192,6 +197,7 @@ int Interactive(const coroner::Session& session, bool json) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "collect") return coroner::CollectMain(argc - 2, argv + 2);
   if (argc >= 2 && std::string(argv[1]) == "info") {
     CLI::App app{"coroner info: what a dump file says about itself (format, headers, page counts, "
                  "CPU registers, VMCOREINFO)"};
@@ -209,6 +215,7 @@ int main(int argc, char** argv) {
 
   CLI::App app{"coroner: Linux kernel crash dump analysis.\n"
                "  coroner info [--json] DUMP...        what the dump file says about itself\n"
+               "  coroner collect [makedumpfile flags] IN OUT   write a filtered, compressed dump\n"
                "  coroner [options] DUMP... [VMLINUX]  a prompt (or batch run) of crash-style commands"};
   app.set_version_flag("--version", "coroner 0.1.0");
   std::vector<std::string> files;
