@@ -10,6 +10,9 @@ echo
 echo "== coroner info $sample"
 "$coroner" info "$sample"
 echo
+echo "== the first look, from the dump alone (no vmlinux): sys, the panic task's stack, the tasks"
+"$coroner" "$sample" -c 'sys; bt; ps -u; kmem -i'
+echo
 echo "== the end of the kernel log, from the dump alone (no vmlinux)"
 "$coroner" "$sample" -c 'log | tail -n 45'
 echo
