@@ -1,7 +1,9 @@
 #include "lib/commands/ps.h"
+#include "lib/commands/sys.h"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <set>
 
@@ -56,6 +58,7 @@ Result<PsResult> RunPs(const Session& s, const std::vector<std::string>& args) {
           case 'G': leaders = true; break;
           case 'p': r.mode = PsResult::Mode::kParents; break;
           case 'c': r.mode = PsResult::Mode::kChildren; break;
+          case 't': r.mode = PsResult::Mode::kTimes; break;
           default:
             return Error(ErrorCode::kUnsupported, fmt::format("option -{} is not supported yet", c));
         }
@@ -115,6 +118,24 @@ Result<PsResult> RunPs(const Session& s, const std::vector<std::string>& args) {
       if (total_pages) row.mem_percent = 100.0 * static_cast<double>(t->rss) / static_cast<double>(total_pages);
       r.rows.push_back(std::move(row));
     }
+    return r;
+  }
+  if (r.mode == PsResult::Mode::kTimes) {
+    CORONER_TRY(const Kernel* k, s.GetKernel());
+    CORONER_TRY(KernelClock clock, ReadKernelClock(s));
+    for (const TaskInfo* t : filtered) {
+      PsTimes pt;
+      pt.task = *t;
+      CORONER_TRY(pt.start_time, k->ReadField(t->task, "task_struct", "start_time"));
+      CORONER_TRY(pt.utime, k->ReadField(t->task, "task_struct", "utime"));
+      CORONER_TRY(pt.stime, k->ReadField(t->task, "task_struct", "stime"));
+      uint64_t start_j = pt.start_time / 1000000000ull * static_cast<uint64_t>(clock.hz);
+      uint64_t run_j = clock.uptime_jiffies > start_j ? clock.uptime_jiffies - start_j : 0;
+      pt.run_seconds = run_j / static_cast<uint64_t>(clock.hz);
+      r.times.push_back(std::move(pt));
+    }
+    std::stable_sort(r.times.begin(), r.times.end(),
+                     [](const PsTimes& a, const PsTimes& b) { return a.start_time < b.start_time; });
     return r;
   }
   for (const TaskInfo* t : filtered) {

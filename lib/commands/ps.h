@@ -1,7 +1,8 @@
 // `ps`: the tasks of the dump, as crash lists them (PID PPID CPU TASK ST %MEM VSZ RSS COMM, `>`
 // marking each CPU's active task, kernel threads in brackets).
 // Options: -k (kernel threads), -u (user tasks), -G (thread-group leaders only), -p (the
-// parents of each selected task), -c (its children); arguments select tasks by PID, task
+// parents of each selected task), -c (its children), -t (run time, start time, user and system
+// time, in start order); arguments select tasks by PID, task
 // address or command name.
 #pragma once
 
@@ -22,8 +23,17 @@ struct PsTree {
   std::vector<std::pair<int, TaskInfo>> lines;  // depth, task
 };
 
+// ps -t: a task's times, as crash prints them.
+struct PsTimes {
+  TaskInfo task;
+  uint64_t run_seconds = 0;   // uptime minus the start time (whole seconds, as crash)
+  uint64_t start_time = 0;    // task_struct.start_time, ns after boot
+  uint64_t utime = 0, stime = 0;  // ns
+};
+
 struct PsResult {
-  enum class Mode { kList, kParents, kChildren } mode = Mode::kList;
+  enum class Mode { kList, kParents, kChildren, kTimes } mode = Mode::kList;
+  std::vector<PsTimes> times;
   std::vector<PsRow> rows;
   std::vector<PsTree> trees;
   std::vector<std::string> warnings;

@@ -119,6 +119,19 @@ std::string FindPanicMessage(const PrintkLog& log) {
   return "";
 }
 
+Result<KernelClock> ReadKernelClock(const Session& s) {
+  CORONER_TRY(const Kernel* k, s.GetKernel());
+  CORONER_TRY(uint64_t jsym, k->SymbolAddress("jiffies_64"));
+  CORONER_TRY(uint64_t j, k->ReadU64(jsym));
+  auto log = ReadPrintkLog(*s.kernel_memory(), *s.dump().info.vmcoreinfo);
+  KernelClock c;
+  c.hz = GuessHz(*k, j, log ? &*log : nullptr, c.hz_source);
+  if (!c.hz) return Error(ErrorCode::kNotFound, "cannot tell the kernel's HZ");
+  if (j < InitialJiffies(c.hz)) return Error(ErrorCode::kBadData, fmt::format("jiffies_64 {:#x} is before boot", j));
+  c.uptime_jiffies = j - InitialJiffies(c.hz);
+  return c;
+}
+
 Result<SysResult> RunSys(const Session& s, const std::vector<std::string>& args) {
   SysResult r;
   for (const std::string& a : args) {

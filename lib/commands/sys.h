@@ -38,6 +38,14 @@ struct SysResult {
 
 Result<SysResult> RunSys(const Session& s, const std::vector<std::string>& args);
 
+// Uptime in jiffies (jiffies_64 - INITIAL_JIFFIES) and the kernel's HZ, as `sys` finds them.
+struct KernelClock {
+  uint64_t uptime_jiffies = 0;
+  int hz = 0;
+  std::string hz_source;
+};
+Result<KernelClock> ReadKernelClock(const Session& s);
+
 // The kernel's taint letters for a tainted_mask ("E" for 0x2000), as /proc/sys/kernel/tainted.
 std::string TaintLetters(uint64_t mask);
 

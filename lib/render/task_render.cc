@@ -112,7 +112,14 @@ nlohmann::ordered_json TaskJson(const TaskInfo& t) {
 
 std::string RenderPsText(const PsResult& r) {
   std::string out;
-  if (r.mode == PsResult::Mode::kList) {
+  if (r.mode == PsResult::Mode::kTimes) {
+    for (const PsTimes& pt : r.times) {
+      const TaskInfo& t = pt.task;
+      out += fmt::format("PID: {:<8} TASK: {:016x}  CPU: {:<4} COMMAND: \"{}\"\n", t.pid, t.task, t.cpu, t.comm);
+      out += fmt::format("    RUN TIME: {}\n  START TIME: {}\n       UTIME: {}\n       STIME: {}\n\n",
+                         FormatUptime(pt.run_seconds), pt.start_time, pt.utime, pt.stime);
+    }
+  } else if (r.mode == PsResult::Mode::kList) {
     out += "      PID    PPID  CPU       TASK        ST  %MEM      VSZ      RSS  COMM\n";
     for (const PsRow& row : r.rows) {
       const TaskInfo& t = row.task;
@@ -157,7 +164,19 @@ nlohmann::ordered_json RenderPsJson(const PsResult& r) {
     }
     trees.push_back(lines);
   }
-  if (r.mode != PsResult::Mode::kList) j["trees"] = trees;
+  if (r.mode == PsResult::Mode::kParents || r.mode == PsResult::Mode::kChildren) j["trees"] = trees;
+  if (r.mode == PsResult::Mode::kTimes) {
+    auto times = nlohmann::ordered_json::array();
+    for (const PsTimes& pt : r.times) {
+      auto x = TaskJson(pt.task);
+      x["run_seconds"] = pt.run_seconds;
+      x["start_time_ns"] = pt.start_time;
+      x["utime_ns"] = pt.utime;
+      x["stime_ns"] = pt.stime;
+      times.push_back(x);
+    }
+    j["times"] = times;
+  }
   j["warnings"] = r.warnings;
   return j;
 }

@@ -195,6 +195,11 @@ class PsAgainstCrash(unittest.TestCase):
             status = (d / "guest-view/helper-status.txt").read_text()
             anon_file = sum(int(re.search(rf"{k}:\s+(\d+) kB", status).group(1)) for k in ("RssAnon", "RssFile"))
             helper = [l for l in crash if l.endswith("  helper")][0]
+            # ps -t: run, start, user and system times, crash's text.
+            extra = dict(kv.split("=") for kv in (d / "guest-view/extra-pids.txt").read_text().split())
+            theirs_t = crash_commands(d, [f"ps -t 1 {extra['helper']}"])
+            ours_t = run([d / "vmcore.kdump-zlib", "-c", f"ps -t 1 {extra['helper']}"]).stdout
+            self.assertEqual(ours_t.strip(), theirs_t.strip())
             self.assertLess(abs(int(helper.split()[7]) - anon_file), 64)
 
 
