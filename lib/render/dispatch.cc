@@ -14,6 +14,7 @@
 #include "lib/commands/print.h"
 #include "lib/render/memory_render.h"
 #include "lib/render/task_render.h"
+#include "lib/render/system_render.h"
 #include "lib/kernel/value_format.h"
 
 namespace coroner {
@@ -183,6 +184,9 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"kmem", {Make(RunKmem, RenderKmemText, RenderKmemJson), "memory summary: kmem -i"}},
       {"task", {RunTaskCommand, "a task's task_struct and thread_info: task [PID|TASK]..."}},
       {"foreach", {RunForeach, "run bt, ps or task for tasks: foreach [PID|TASK|NAME|STATE|-k|-u]... bt|ps|task [flags]"}},
+      {"mount", {Make(RunMount, RenderMountText, RenderMountJson), "mounted filesystems: mount"}},
+      {"swap", {Make(RunSwap, RenderSwapText, RenderSwapJson), "swap devices: swap"}},
+      {"files", {Make(RunFiles, RenderFilesText, RenderFilesJson), "open files of tasks: files [PID|TASK]..."}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);

@@ -1,0 +1,59 @@
+// The filesystem-side inspection commands, in crash's terms:
+//   mount           the mounts of the initial namespace (MOUNT SUPERBLK TYPE DEVNAME DIRNAME)
+//   swap            the swap devices (SWAP_INFO_STRUCT TYPE SIZE USED PCT PRI FILENAME)
+//   files [PID|TASK]...  a task's root and cwd, then every open fd (FD FILE DENTRY INODE TYPE PATH)
+// plus SelectTasks, how these commands (and vm) pick tasks from their arguments.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lib/commands/session.h"
+#include "lib/kernel/fs.h"
+
+namespace coroner {
+
+// PIDs (decimal) or task addresses (hex); none selects the panic task (the active task of the
+// panicking CPU), crash's current context.
+Result<std::vector<const TaskInfo*>> SelectTasks(const Session& s, const std::vector<std::string>& args);
+
+struct MountResult {
+  std::vector<MountInfo> mounts;
+};
+Result<MountResult> RunMount(const Session& s, const std::vector<std::string>& args);
+
+struct SwapDevice {
+  uint64_t swap_info = 0;  // struct swap_info_struct
+  bool partition = false;  // a block device (else a swap file)
+  uint64_t pages = 0;      // usable pages (/proc/swaps Size, in pages)
+  uint64_t used = 0;       // inuse_pages
+  int64_t priority = 0;
+  std::string filename;
+  uint64_t page_size = 4096;
+};
+struct SwapResult {
+  std::vector<SwapDevice> devices;
+};
+Result<SwapResult> RunSwap(const Session& s, const std::vector<std::string>& args);
+
+struct OpenFile {
+  int fd = 0;
+  FileInfo file;
+};
+struct TaskFiles {
+  TaskInfo task;
+  std::string root, cwd;
+  bool has_fs = false;
+  bool has_files = false;
+  std::vector<OpenFile> fds;
+};
+struct FilesResult {
+  std::vector<TaskFiles> tasks;
+};
+Result<FilesResult> RunFiles(const Session& s, const std::vector<std::string>& args);
+
+// crash's TYPE column: "REG", "DIR", "CHR", "BLK", "FIFO" ("PIPE" for pipes where the kernel
+// has pipe_inode_operations), "LNK", "SOCK", "UNKN".
+std::string FileTypeName(const FileInfo& f);
+
+}  // namespace coroner

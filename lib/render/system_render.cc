@@ -1,0 +1,145 @@
+#include "lib/render/system_render.h"
+
+#include <fmt/format.h>
+
+#include "lib/render/task_render.h"
+
+namespace coroner {
+
+std::string CenterText(std::string_view s, size_t width, bool right_bias) {
+  if (s.size() >= width) return std::string(s);
+  size_t pad = width - s.size();
+  size_t left = right_bias ? (pad + 1) / 2 : pad / 2;
+  return std::string(left, ' ') + std::string(s) + std::string(pad - left, ' ');
+}
+
+std::string TaskHeaderLine(const TaskInfo& t) {
+  return fmt::format("PID: {:<8} TASK: {:016x}  CPU: {:<4} COMMAND: \"{}\"\n", t.pid, t.task, t.cpu, t.comm);
+}
+
+namespace {
+
+std::string Hex(uint64_t v) { return fmt::format("{:#x}", v); }
+
+}  // namespace
+
+std::string RenderMountText(const MountResult& r) {
+  // filesys.c show_mounts(): TYPE at least as wide as "rootfs", DEVNAME as "DEVNAME"+2; when
+  // the two overflow, crash trims the run of spaces before DIRNAME to one.
+  std::string out = fmt::format("{} {} {:<6} {:<9} DIRNAME\n", CenterText("MOUNT", 16), CenterText("SUPERBLK", 16),
+                                "TYPE", "DEVNAME");
+  for (const MountInfo& m : r.mounts) {
+    std::string mid = fmt::format("{:<6} {:<9} ", m.type, m.devname);
+    while (mid.size() > 17 && mid[mid.size() - 2] == ' ') mid.erase(mid.size() - 1);
+    out += fmt::format("{:016x} {:016x} {}{:<10}\n", m.mount, m.superblock, mid, m.dirname);
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderMountJson(const MountResult& r) {
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  for (const MountInfo& m : r.mounts) {
+    nlohmann::ordered_json j;
+    j["mount"] = Hex(m.mount);
+    j["vfsmount"] = Hex(m.vfsmount);
+    j["superblock"] = Hex(m.superblock);
+    j["type"] = m.type;
+    j["devname"] = m.devname;
+    j["dirname"] = m.dirname;
+    j["mount_id"] = m.mount_id;
+    j["in_proc_mounts"] = m.reachable;
+    arr.push_back(j);
+  }
+  nlohmann::ordered_json j;
+  j["mounts"] = arr;
+  return j;
+}
+
+std::string RenderSwapText(const SwapResult& r) {
+  std::string out = "SWAP_INFO_STRUCT    TYPE       SIZE       USED     PCT  PRI  FILENAME\n";
+  for (const SwapDevice& d : r.devices) {
+    uint64_t kb = d.page_size / 1024;
+    uint64_t pct = d.pages ? d.used * 100 / d.pages : 0;
+    out += fmt::format("{}  {} {} {} {} {:>4}  {}\n", CenterText(fmt::format("{:x}", d.swap_info), 16),
+                       d.partition ? "PARTITION" : "  FILE   ", CenterText(fmt::format("{}k", d.pages * kb), 10, true),
+                       CenterText(fmt::format("{}k", d.used * kb), 10, true),
+                       CenterText(fmt::format("{:2}%", pct), 4, true), d.priority, d.filename);
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderSwapJson(const SwapResult& r) {
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  for (const SwapDevice& d : r.devices) {
+    nlohmann::ordered_json j;
+    j["swap_info_struct"] = Hex(d.swap_info);
+    j["type"] = d.partition ? "partition" : "file";
+    j["size_kb"] = d.pages * d.page_size / 1024;
+    j["used_kb"] = d.used * d.page_size / 1024;
+    j["priority"] = d.priority;
+    j["filename"] = d.filename;
+    arr.push_back(j);
+  }
+  nlohmann::ordered_json j;
+  j["swap"] = arr;
+  return j;
+}
+
+std::string RenderFilesText(const FilesResult& r) {
+  std::string out;
+  bool first = true;
+  for (const TaskFiles& tf : r.tasks) {
+    if (!first) out += "\n";
+    first = false;
+    out += TaskHeaderLine(tf.task);
+    if (tf.has_fs) out += fmt::format("ROOT: {}    CWD: {}\n", tf.root, tf.cwd);
+    if (!tf.has_files || tf.fds.empty()) {
+      out += "No open files\n";
+      continue;
+    }
+    out += fmt::format(" FD {} {} {} TYPE PATH\n", CenterText("FILE", 16), CenterText("DENTRY", 16),
+                       CenterText("INODE", 16));
+    for (const OpenFile& of : tf.fds) {
+      const FileInfo& f = of.file;
+      std::string path = f.path.path;
+      if (f.type == InodeType::kSocket && path == "/") path.clear();
+      if (f.pipe) path.clear();
+      out += fmt::format("{:3} {:016x} {:016x} {:016x} {:<4} {}\n", of.fd, f.file, f.dentry, f.inode, FileTypeName(f),
+                         path);
+    }
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderFilesJson(const FilesResult& r) {
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  for (const TaskFiles& tf : r.tasks) {
+    nlohmann::ordered_json j = TaskJson(tf.task);
+    j["root"] = tf.has_fs ? nlohmann::ordered_json(tf.root) : nlohmann::ordered_json(nullptr);
+    j["cwd"] = tf.has_fs ? nlohmann::ordered_json(tf.cwd) : nlohmann::ordered_json(nullptr);
+    nlohmann::ordered_json fds = nlohmann::ordered_json::array();
+    for (const OpenFile& of : tf.fds) {
+      const FileInfo& f = of.file;
+      nlohmann::ordered_json e;
+      e["fd"] = of.fd;
+      e["file"] = Hex(f.file);
+      e["dentry"] = Hex(f.dentry);
+      e["inode"] = Hex(f.inode);
+      e["type"] = FileTypeName(f);
+      e["path"] = f.path.path;
+      e["proc_link"] = f.proc_link;
+      e["inode_number"] = f.inode_number;
+      e["mount_id"] = f.mount_id;
+      e["mode"] = fmt::format("{:o}", f.mode);
+      e["fs_type"] = f.fs_type;
+      fds.push_back(e);
+    }
+    j["files"] = fds;
+    arr.push_back(j);
+  }
+  nlohmann::ordered_json j;
+  j["tasks"] = arr;
+  return j;
+}
+
+}  // namespace coroner

@@ -1,0 +1,26 @@
+// Text (crash 8.0.2's layout) and JSON for the inspection commands: mount, swap, files, vm, ipcs.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "lib/commands/fs_commands.h"
+
+namespace coroner {
+
+// crash's mkstring(): `s` centred in `width` (the odd space goes right, or left with
+// right_bias as CENTER|RJUST does); never truncated.
+std::string CenterText(std::string_view s, size_t width, bool right_bias = false);
+
+std::string RenderMountText(const MountResult& r);
+nlohmann::ordered_json RenderMountJson(const MountResult& r);
+std::string RenderSwapText(const SwapResult& r);
+nlohmann::ordered_json RenderSwapJson(const SwapResult& r);
+std::string RenderFilesText(const FilesResult& r);
+nlohmann::ordered_json RenderFilesJson(const FilesResult& r);
+// "PID: 107      TASK: ffff900dc2cfbe80  CPU: 0    COMMAND: \"helper\"\n"
+std::string TaskHeaderLine(const TaskInfo& t);
+
+}  // namespace coroner
