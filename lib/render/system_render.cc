@@ -143,3 +143,61 @@ nlohmann::ordered_json RenderFilesJson(const FilesResult& r) {
 }
 
 }  // namespace coroner
+
+namespace coroner {
+
+std::string RenderVmText(const VmResult& r) {
+  std::string out;
+  bool first = true;
+  uint64_t kb = r.page_size / 1024;
+  for (const TaskVm& tv : r.tasks) {
+    if (!first) out += "\n";
+    first = false;
+    out += TaskHeaderLine(tv.task);
+    // memory.c PRINT_VM_DATA and vm_area_dump's header.
+    out += fmt::format("{}  {}  {}  {}\n", CenterText("MM", 16), CenterText("PGD", 16), CenterText("RSS", 6),
+                       CenterText("TOTAL_VM", 8));
+    out += fmt::format("{}  {}  {}  {}\n", CenterText(fmt::format("{:x}", tv.mm), 16),
+                       CenterText(fmt::format("{:x}", tv.pgd), 16),
+                       CenterText(fmt::format("{}k", tv.mm ? tv.task.rss * kb : 0), 6),
+                       CenterText(fmt::format("{}k", tv.mm ? tv.task.total_vm * kb : 0), 8));
+    if (!tv.mm) continue;
+    out += fmt::format("{} {} {}  FLAGS FILE\n", CenterText("VMA", 16), CenterText("START", 10, true),
+                       CenterText("END", 10, true));
+    for (const VmArea& a : tv.vmas) {
+      out += fmt::format("{:016x} {:>10x} {:>10x} {:6x} {}\n", a.vma, a.start, a.end, a.flags, a.path);
+    }
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderVmJson(const VmResult& r) {
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  for (const TaskVm& tv : r.tasks) {
+    nlohmann::ordered_json j = TaskJson(tv.task);
+    j["mm"] = fmt::format("{:#x}", tv.mm);
+    j["pgd"] = fmt::format("{:#x}", tv.pgd);
+    j["rss_kb"] = tv.mm ? tv.task.rss * r.page_size / 1024 : 0;
+    j["total_vm_kb"] = tv.mm ? tv.task.total_vm * r.page_size / 1024 : 0;
+    nlohmann::ordered_json vmas = nlohmann::ordered_json::array();
+    for (const VmArea& a : tv.vmas) {
+      nlohmann::ordered_json v;
+      v["vma"] = fmt::format("{:#x}", a.vma);
+      v["start"] = fmt::format("{:#x}", a.start);
+      v["end"] = fmt::format("{:#x}", a.end);
+      v["flags"] = fmt::format("{:#x}", a.flags);
+      v["pgoff"] = a.pgoff;
+      v["file"] = a.file ? nlohmann::ordered_json(fmt::format("{:#x}", a.file)) : nlohmann::ordered_json(nullptr);
+      v["path"] = a.path;
+      v["maps_name"] = a.maps_name;
+      vmas.push_back(v);
+    }
+    j["vmas"] = vmas;
+    arr.push_back(j);
+  }
+  nlohmann::ordered_json j;
+  j["tasks"] = arr;
+  return j;
+}
+
+}  // namespace coroner

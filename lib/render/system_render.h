@@ -24,3 +24,12 @@ nlohmann::ordered_json RenderFilesJson(const FilesResult& r);
 std::string TaskHeaderLine(const TaskInfo& t);
 
 }  // namespace coroner
+
+#include "lib/commands/vm.h"
+
+namespace coroner {
+
+std::string RenderVmText(const VmResult& r);
+nlohmann::ordered_json RenderVmJson(const VmResult& r);
+
+}  // namespace coroner
