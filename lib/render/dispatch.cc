@@ -188,6 +188,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"swap", {Make(RunSwap, RenderSwapText, RenderSwapJson), "swap devices: swap"}},
       {"files", {Make(RunFiles, RenderFilesText, RenderFilesJson), "open files of tasks: files [PID|TASK]..."}},
       {"vm", {Make(RunVm, RenderVmText, RenderVmJson), "a task's address space (VMAs): vm [PID|TASK]..."}},
+      {"ipcs", {Make(RunIpcs, RenderIpcsText, RenderIpcsJson), "System V IPC objects: ipcs [-m] [-s] [-q]"}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);

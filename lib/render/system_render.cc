@@ -201,3 +201,93 @@ nlohmann::ordered_json RenderVmJson(const VmResult& r) {
 }
 
 }  // namespace coroner
+
+namespace coroner {
+
+std::string RenderIpcsText(const IpcsResult& r) {
+  // ipcs.c: one table per kind, each followed by an empty line.
+  constexpr uint32_t kShmDest = 01000, kShmLocked = 02000;
+  std::string out;
+  auto none = [&](bool empty) {
+    if (empty) out += "(none allocated)\n";
+    out += "\n";
+  };
+  if (r.shm) {
+    out += fmt::format("{:<16} {:<8} {:<10} {:<5} {:<5} {:<10} {:<6} {:<6}\n", "SHMID_KERNEL", "KEY", "SHMID", "UID",
+                       "PERMS", "BYTES", "NATTCH", "STATUS");
+    for (const IpcObject& o : r.shms) {
+      out += fmt::format("{:<16x} {:08x} {:<10} {:<5} {:<5o} {:<10} {:<6} {} {}\n", o.address, o.key, o.id, o.uid,
+                         o.mode & 0777, o.size, o.nattch, (o.mode & kShmDest) ? "dest" : "",
+                         (o.mode & kShmLocked) ? "locked" : "");
+    }
+    none(r.shms.empty());
+  }
+  if (r.sem) {
+    out += fmt::format("{:<16} {:<8} {:<10} {:<5} {:<5} {:<10}\n", "SEM_ARRAY", "KEY", "SEMID", "UID", "PERMS", "NSEMS");
+    for (const IpcObject& o : r.sems) {
+      out += fmt::format("{:<16x} {:08x} {:<10} {:<5} {:<5o} {:<10}\n", o.address, o.key, o.id, o.uid, o.mode & 0777,
+                         o.nsems);
+    }
+    none(r.sems.empty());
+  }
+  if (r.msg) {
+    out += fmt::format("{:<16} {:<8} {:<10} {:<5} {:<5} {:<12} {:<12}\n", "MSG_QUEUE", "KEY", "MSQID", "UID", "PERMS",
+                       "USED-BYTES", "MESSAGES");
+    for (const IpcObject& o : r.msgs) {
+      out += fmt::format("{:<16x} {:08x} {:<10} {:<5} {:<5o} {:<12} {:<12}\n", o.address, o.key, o.id, o.uid,
+                         o.mode & 0777, o.cbytes, o.qnum);
+    }
+    none(r.msgs.empty());
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderIpcsJson(const IpcsResult& r) {
+  auto common = [](const IpcObject& o) {
+    nlohmann::ordered_json j;
+    j["address"] = fmt::format("{:#x}", o.address);
+    j["key"] = o.key;
+    j["id"] = o.id;
+    j["perms"] = fmt::format("{:o}", o.mode & 0777);
+    j["mode"] = o.mode;
+    j["uid"] = o.uid;
+    j["gid"] = o.gid;
+    j["cuid"] = o.cuid;
+    j["cgid"] = o.cgid;
+    return j;
+  };
+  nlohmann::ordered_json j;
+  if (r.shm) {
+    auto& a = j["shared_memory"] = nlohmann::ordered_json::array();
+    for (const IpcObject& o : r.shms) {
+      auto e = common(o);
+      e["size"] = o.size;
+      e["nattch"] = o.nattch;
+      e["cpid"] = o.cpid;
+      e["lpid"] = o.lpid;
+      a.push_back(e);
+    }
+  }
+  if (r.sem) {
+    auto& a = j["semaphores"] = nlohmann::ordered_json::array();
+    for (const IpcObject& o : r.sems) {
+      auto e = common(o);
+      e["nsems"] = o.nsems;
+      a.push_back(e);
+    }
+  }
+  if (r.msg) {
+    auto& a = j["message_queues"] = nlohmann::ordered_json::array();
+    for (const IpcObject& o : r.msgs) {
+      auto e = common(o);
+      e["cbytes"] = o.cbytes;
+      e["qnum"] = o.qnum;
+      e["lspid"] = o.lspid;
+      e["lrpid"] = o.lrpid;
+      a.push_back(e);
+    }
+  }
+  return j;
+}
+
+}  // namespace coroner

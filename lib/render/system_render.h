@@ -33,3 +33,12 @@ std::string RenderVmText(const VmResult& r);
 nlohmann::ordered_json RenderVmJson(const VmResult& r);
 
 }  // namespace coroner
+
+#include "lib/commands/ipcs.h"
+
+namespace coroner {
+
+std::string RenderIpcsText(const IpcsResult& r);
+nlohmann::ordered_json RenderIpcsJson(const IpcsResult& r);
+
+}  // namespace coroner

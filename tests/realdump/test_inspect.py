@@ -32,8 +32,9 @@ def lines(text):
 
 # The kernels crash 8.0.2 opens, with the commands it runs right there.
 CRASH_COMMANDS = {
-    "5.10-4level": lambda pids: ["mount", "swap", f"files {pids['helper']}", "files", f"vm {pids['helper']}", "vm"],
-    "6.1-4level": lambda pids: ["mount", "swap", "files"],
+    "5.10-4level": lambda pids: ["mount", "swap", f"files {pids['helper']}", "files", f"vm {pids['helper']}", "vm",
+                              "ipcs", "ipcs -m", "ipcs -s", "ipcs -q"],
+    "6.1-4level": lambda pids: ["mount", "swap", "files", "ipcs", "ipcs -q"],
 }
 
 
@@ -94,6 +95,36 @@ class Inspect(unittest.TestCase):
                 self.assertEqual(ours[8]["path"], "TCP")
                 self.assertEqual(ours[9]["path"], "UDP")
                 self.assertTrue(ours[10]["path"].startswith("UNIX"))
+
+    def test_ipcs_equals_proc_sysvipc(self):
+        # /proc/sysvipc columns, and the JSON member each one is.
+        columns = {
+            "shm": ("shared_memory", {"key": "key", "shmid": "id", "size": "size", "cpid": "cpid", "lpid": "lpid",
+                                      "nattch": "nattch"}),
+            "sem": ("semaphores", {"key": "key", "semid": "id", "nsems": "nsems"}),
+            "msg": ("message_queues", {"key": "key", "msqid": "id", "cbytes": "cbytes", "qnum": "qnum",
+                                       "lspid": "lspid", "lrpid": "lrpid"}),
+        }
+        ids = ["uid", "gid", "cuid", "cgid"]
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                ours = coroner_json(d, "ipcs")
+                for kind, (member, cols) in columns.items():
+                    rows = (d / f"guest-view/sysvipc-{kind}.txt").read_text().splitlines()
+                    head = rows[0].split()
+                    guest = [dict(zip(head, r.split())) for r in rows[1:]]
+                    self.assertEqual(len(ours[member]), len(guest), kind)
+                    for g, o in zip(guest, ours[member]):
+                        for col, key in list(cols.items()) + [(i, i) for i in ids]:
+                            self.assertEqual(o[key], int(g[col]), (kind, col))
+                        self.assertEqual(o["perms"], g["perms"])
+                    # The helper's own object ("shmid=0 key=0x434f5201" in helper.txt).
+                    idname = {"shm": "shmid", "sem": "semid", "msg": "msqid"}[kind]
+                    line = next(l for l in (d / "guest-view/helper.txt").read_text().splitlines()
+                                if l.startswith(idname + "="))
+                    fields = dict(kv.split("=", 1) for kv in line.split())
+                    self.assertIn((int(fields[idname]), int(fields["key"], 16)),
+                                  [(o["id"], o["key"]) for o in ours[member]])
 
     def test_layout_equals_crash(self):
         for d in self.dirs:
