@@ -123,6 +123,36 @@ std::string FileTypeName(const FileInfo& f) {
   return "UNKN";
 }
 
+Result<std::vector<OpenFile>> ReadOpenFiles(const Kernel& k, const TaskInfo& t) {
+  std::vector<OpenFile> out;
+  CORONER_TRY(uint64_t files, k.ReadField(t.task, "task_struct", "files"));
+  if (!files) return out;
+  CORONER_TRY(uint64_t fdt, k.ReadField(files, "files_struct", "fdt"));
+  if (!fdt) return out;
+  CORONER_TRY(uint64_t max_fds, k.ReadField(fdt, "fdtable", "max_fds"));
+  CORONER_TRY(uint64_t fd_array, k.ReadField(fdt, "fdtable", "fd"));
+  CORONER_TRY(uint64_t open_fds, k.ReadField(fdt, "fdtable", "open_fds"));
+  if (max_fds > (1u << 20)) {
+    return Error(ErrorCode::kBadData, fmt::format("task {:#x}: fdtable {:#x} has max_fds {}", t.task, fdt, max_fds));
+  }
+  for (uint64_t word = 0; word * 64 < max_fds; ++word) {
+    CORONER_TRY(uint64_t bits, k.ReadU64(open_fds + 8 * word));
+    for (uint64_t b = 0; bits && b < 64; ++b, bits >>= 1) {
+      if (!(bits & 1)) continue;
+      uint64_t fd = word * 64 + b;
+      CORONER_TRY(uint64_t file, k.ReadU64(fd_array + 8 * fd));
+      if (!file) continue;  // reserved by open_fds but not installed yet
+      OpenFile of;
+      of.fd = static_cast<int>(fd);
+      auto fi = ReadFileInfo(k, file);
+      if (!fi) return std::move(fi).error().WithContext(fmt::format("fd {} of PID {} (file {:#x})", fd, t.pid, file));
+      of.file = std::move(*fi);
+      out.push_back(std::move(of));
+    }
+  }
+  return out;
+}
+
 Result<FilesResult> RunFiles(const Session& s, const std::vector<std::string>& args) {
   CORONER_TRY(std::vector<const TaskInfo*> tasks, SelectTasks(s, args));
   CORONER_TRY(const Kernel* k, s.GetKernel());
@@ -147,35 +177,9 @@ Result<FilesResult> RunFiles(const Session& s, const std::vector<std::string>& a
       }
     }
     CORONER_TRY(uint64_t files, k->ReadField(t->task, "task_struct", "files"));
+    tf.has_files = files != 0;
     if (files) {
-      CORONER_TRY(uint64_t fdt, k->ReadField(files, "files_struct", "fdt"));
-      if (fdt) {
-        tf.has_files = true;
-        CORONER_TRY(uint64_t max_fds, k->ReadField(fdt, "fdtable", "max_fds"));
-        CORONER_TRY(uint64_t fd_array, k->ReadField(fdt, "fdtable", "fd"));
-        CORONER_TRY(uint64_t open_fds, k->ReadField(fdt, "fdtable", "open_fds"));
-        if (max_fds > (1u << 20)) {
-          return Error(ErrorCode::kBadData,
-                       fmt::format("task {:#x}: fdtable {:#x} has max_fds {}", t->task, fdt, max_fds));
-        }
-        for (uint64_t word = 0; word * 64 < max_fds; ++word) {
-          CORONER_TRY(uint64_t bits, k->ReadU64(open_fds + 8 * word));
-          for (uint64_t b = 0; bits && b < 64; ++b, bits >>= 1) {
-            if (!(bits & 1)) continue;
-            uint64_t fd = word * 64 + b;
-            CORONER_TRY(uint64_t file, k->ReadU64(fd_array + 8 * fd));
-            if (!file) continue;  // reserved by open_fds but not installed yet
-            OpenFile of;
-            of.fd = static_cast<int>(fd);
-            auto fi = ReadFileInfo(*k, file);
-            if (!fi) {
-              return std::move(fi).error().WithContext(fmt::format("fd {} of PID {} (file {:#x})", fd, t->pid, file));
-            }
-            of.file = std::move(*fi);
-            tf.fds.push_back(std::move(of));
-          }
-        }
-      }
+      CORONER_TRY(tf.fds, ReadOpenFiles(*k, *t));
     }
     r.tasks.push_back(std::move(tf));
   }

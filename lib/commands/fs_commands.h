@@ -50,6 +50,8 @@ struct TaskFiles {
 struct FilesResult {
   std::vector<TaskFiles> tasks;
 };
+// A task's open files (files->fdt: fd[] where open_fds has a bit set), in fd order.
+Result<std::vector<OpenFile>> ReadOpenFiles(const Kernel& k, const TaskInfo& t);
 Result<FilesResult> RunFiles(const Session& s, const std::vector<std::string>& args);
 
 // crash's TYPE column: "REG", "DIR", "CHR", "BLK", "FIFO" ("PIPE" for pipes where the kernel

@@ -189,6 +189,8 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"files", {Make(RunFiles, RenderFilesText, RenderFilesJson), "open files of tasks: files [PID|TASK]..."}},
       {"vm", {Make(RunVm, RenderVmText, RenderVmJson), "a task's address space (VMAs): vm [PID|TASK]..."}},
       {"ipcs", {Make(RunIpcs, RenderIpcsText, RenderIpcsJson), "System V IPC objects: ipcs [-m] [-s] [-q]"}},
+      {"net", {Make(RunNet, RenderNetText, RenderNetJson),
+                "network devices and IPv4 addresses: net; a task's sockets: net -s [PID|TASK]..."}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);

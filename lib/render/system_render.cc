@@ -291,3 +291,105 @@ nlohmann::ordered_json RenderIpcsJson(const IpcsResult& r) {
 }
 
 }  // namespace coroner
+
+namespace coroner {
+namespace {
+
+// net.c get_sock_info(): "INET:STREAM", "UNIX:DGRAM " (DGRAM keeps crash's trailing space).
+std::string FamilyType(const SocketInfo& si) {
+  std::string out;
+  switch (si.family) {
+    case 0: out = "UNSPEC:"; break;
+    case 1: out = "UNIX:"; break;
+    case 2: out = "INET:"; break;
+    case 10: out = "INET6:"; break;
+    case 16: out = "NETLINK/ROUTE:"; break;
+    case 17: out = "PACKET:"; break;
+    default: out = fmt::format("{}:", si.family); break;
+  }
+  switch (si.type) {
+    case 1: out += "STREAM"; break;
+    case 2: out += "DGRAM "; break;
+    case 3: out += "RAW"; break;
+    case 4: out += "RDM"; break;
+    case 5: out += "SEQPACKET"; break;
+    case 10: out += "PACKET"; break;
+    default: out += fmt::format("{}", si.type); break;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string RenderNetText(const NetResult& r) {
+  std::string out;
+  if (!r.sockets_mode) {
+    out += fmt::format("{}  NAME   IP ADDRESS(ES)\n", CenterText("NET_DEVICE", 16));
+    for (const NetDevice& d : r.devices) {
+      std::string ips;
+      for (const std::string& ip : d.ipv4) ips += (ips.empty() ? "" : ", ") + ip;
+      out += fmt::format("{:016x}  {:<6} {}\n", d.net_device, d.name, ips);
+    }
+    return out;
+  }
+  for (const TaskSockets& ts : r.tasks) {
+    out += TaskHeaderLine(ts.task);
+    if (ts.sockets.empty()) {
+      out += "No open sockets.\n";
+      continue;
+    }
+    out += "FD      SOCKET            SOCK       FAMILY:TYPE SOURCE-PORT DESTINATION-PORT\n";
+    for (const SocketInfo& si : ts.sockets) {
+      std::string info = FamilyType(si) + " ";
+      if (si.family == 2) {
+        info += fmt::format(" {}-{} {}-{}", Ipv4String(si.local_addr), si.local_port, Ipv4String(si.remote_addr),
+                            si.remote_port);
+      }
+      out += fmt::format("{:2} {:016x} {:016x} {}\n", si.fd, si.socket, si.sock, info);
+    }
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderNetJson(const NetResult& r) {
+  nlohmann::ordered_json j;
+  if (!r.sockets_mode) {
+    auto& a = j["devices"] = nlohmann::ordered_json::array();
+    for (const NetDevice& d : r.devices) {
+      nlohmann::ordered_json e;
+      e["net_device"] = fmt::format("{:#x}", d.net_device);
+      e["name"] = d.name;
+      e["ipv4"] = d.ipv4;
+      a.push_back(e);
+    }
+    return j;
+  }
+  auto& a = j["tasks"] = nlohmann::ordered_json::array();
+  for (const TaskSockets& ts : r.tasks) {
+    nlohmann::ordered_json t = TaskJson(ts.task);
+    auto& socks = t["sockets"] = nlohmann::ordered_json::array();
+    for (const SocketInfo& si : ts.sockets) {
+      nlohmann::ordered_json e;
+      e["fd"] = si.fd;
+      e["socket"] = fmt::format("{:#x}", si.socket);
+      e["sock"] = fmt::format("{:#x}", si.sock);
+      e["inode_number"] = si.inode_number;
+      e["family"] = si.family;
+      e["type"] = si.type;
+      e["state"] = si.state;
+      e["protocol"] = si.protocol;
+      if (si.family == 2) {
+        e["local_address"] = Ipv4String(si.local_addr);
+        e["local_port"] = si.local_port;
+        e["remote_address"] = Ipv4String(si.remote_addr);
+        e["remote_port"] = si.remote_port;
+      }
+      if (si.family == 1) e["unix_path"] = si.unix_path;
+      socks.push_back(e);
+    }
+    a.push_back(t);
+  }
+  return j;
+}
+
+}  // namespace coroner

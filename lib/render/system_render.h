@@ -42,3 +42,12 @@ std::string RenderIpcsText(const IpcsResult& r);
 nlohmann::ordered_json RenderIpcsJson(const IpcsResult& r);
 
 }  // namespace coroner
+
+#include "lib/commands/net.h"
+
+namespace coroner {
+
+std::string RenderNetText(const NetResult& r);
+nlohmann::ordered_json RenderNetJson(const NetResult& r);
+
+}  // namespace coroner

@@ -126,6 +126,48 @@ class Inspect(unittest.TestCase):
                     self.assertIn((int(fields[idname]), int(fields["key"], 16)),
                                   [(o["id"], o["key"]) for o in ours[member]])
 
+    def test_net_devices_equal_proc_net_dev(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                rows = (d / "guest-view/net-dev.txt").read_text().splitlines()[2:]
+                guest = [r.split(":")[0].strip() for r in rows]
+                devices = coroner_json(d, "net")["devices"]
+                self.assertEqual([x["name"] for x in devices], guest)
+                lo = next(x for x in devices if x["name"] == "lo")
+                self.assertEqual(lo["ipv4"], ["127.0.0.1"])
+
+    def test_net_sockets_of_the_helper_equal_proc_net(self):
+        def inet(hexaddr):
+            a, p = hexaddr.split(":")
+            return ".".join(str(b) for b in reversed(bytes.fromhex(a))), int(p, 16)
+
+        for d in self.dirs:
+            pids = extra_pids(d)
+            with self.subTest(kernel=d.name):
+                guest = {}
+                for proto in ("tcp", "udp"):
+                    head, *rows = (d / f"guest-view/net-{proto}.txt").read_text().splitlines()
+                    for r in rows:
+                        f = r.split()
+                        guest[int(f[9])] = (proto.upper(), inet(f[1]), inet(f[2]), int(f[3], 16))
+                unix = {}
+                for r in (d / "guest-view/net-unix.txt").read_text().splitlines()[1:]:
+                    f = r.split()
+                    unix[int(f[6])] = (int(f[3], 16), int(f[4], 16), f[7] if len(f) > 7 else "")
+                [task] = coroner_json(d, f"net -s {pids['helper']}")["tasks"]
+                socks = {x["fd"]: x for x in task["sockets"]}
+                self.assertEqual(sorted(socks), [8, 9, 10])
+                for fd in (8, 9):
+                    x = socks[fd]
+                    self.assertEqual((x["protocol"], (x["local_address"], x["local_port"]),
+                                      (x["remote_address"], x["remote_port"]), x["state"]),
+                                     guest[x["inode_number"]], fd)
+                self.assertEqual((socks[8]["local_port"], socks[9]["local_port"]), (47011, 47012))
+                u = socks[10]
+                flags, utype, path = unix[u["inode_number"]]
+                self.assertEqual((u["type"], u["unix_path"]), (utype, path))
+                self.assertEqual(u["state"] == 10, bool(flags & 0x10000))  # __SO_ACCEPTCON: listening
+
     def test_layout_equals_crash(self):
         for d in self.dirs:
             if d.name not in CRASH_COMMANDS:
