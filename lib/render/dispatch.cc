@@ -191,6 +191,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"ipcs", {Make(RunIpcs, RenderIpcsText, RenderIpcsJson), "System V IPC objects: ipcs [-m] [-s] [-q]"}},
       {"net", {Make(RunNet, RenderNetText, RenderNetJson),
                 "network devices and IPv4 addresses: net; a task's sockets: net -s [PID|TASK]..."}},
+      {"irq", {Make(RunIrq, RenderIrqText, RenderIrqJson), "per-CPU interrupt counts: irq -s"}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);

@@ -393,3 +393,44 @@ nlohmann::ordered_json RenderNetJson(const NetResult& r) {
 }
 
 }  // namespace coroner
+
+namespace coroner {
+
+std::string RenderIrqText(const IrqResult& r) {
+  // kernel.c generic_show_interrupts(): "%3d: ", "%10u " per CPU, "%8s" chip, "-%-8s" flow.
+  std::string out = "     ";
+  for (int cpu = 0; cpu < r.cpus; ++cpu) out += fmt::format("{:>10} ", fmt::format("CPU{}", cpu));
+  out += "\n";
+  for (const IrqInfo& i : r.irqs) {
+    out += fmt::format("{:3}: ", i.irq);
+    for (uint64_t c : i.counts) out += fmt::format("{:10} ", c);
+    out += fmt::format("{:>8}", i.chip);
+    if (!i.flow.empty()) out += fmt::format("-{:<8}", i.flow);
+    std::string names;
+    for (const std::string& a : i.actions) {
+      if (a.empty()) continue;
+      names += (names.empty() ? "" : ",") + a;
+    }
+    out += " " + names + "\n";
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderIrqJson(const IrqResult& r) {
+  nlohmann::ordered_json j;
+  j["cpus"] = r.cpus;
+  auto& a = j["irqs"] = nlohmann::ordered_json::array();
+  for (const IrqInfo& i : r.irqs) {
+    nlohmann::ordered_json e;
+    e["irq"] = i.irq;
+    e["irq_desc"] = fmt::format("{:#x}", i.desc);
+    e["chip"] = i.chip;
+    e["flow"] = i.flow;
+    e["actions"] = i.actions;
+    e["counts"] = i.counts;
+    a.push_back(e);
+  }
+  return j;
+}
+
+}  // namespace coroner

@@ -51,3 +51,12 @@ std::string RenderNetText(const NetResult& r);
 nlohmann::ordered_json RenderNetJson(const NetResult& r);
 
 }  // namespace coroner
+
+#include "lib/commands/irq.h"
+
+namespace coroner {
+
+std::string RenderIrqText(const IrqResult& r);
+nlohmann::ordered_json RenderIrqJson(const IrqResult& r);
+
+}  // namespace coroner

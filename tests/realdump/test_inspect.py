@@ -168,6 +168,31 @@ class Inspect(unittest.TestCase):
                 self.assertEqual((u["type"], u["unix_path"]), (utype, path))
                 self.assertEqual(u["state"] == 10, bool(flags & 0x10000))  # __SO_ACCEPTCON: listening
 
+    def test_irq_counts_equal_proc_interrupts(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                head, *rows = (d / "guest-view/interrupts.txt").read_text().splitlines()
+                ncpu = len(head.split())
+                guest = {}
+                for r in rows:
+                    f = r.split()
+                    if not f[0].rstrip(":").isdigit():
+                        continue  # NMI, LOC, ...: the architecture's own counters
+                    counts = [int(x) for x in f[1:1 + ncpu]]
+                    chip, hwirq_flow = f[1 + ncpu], f[2 + ncpu]
+                    actions = " ".join(f[3 + ncpu:]).split(", ")
+                    guest[int(f[0].rstrip(":"))] = (counts, chip, hwirq_flow.split("-", 1)[1], actions)
+                ours = coroner_json(d, "irq -s")
+                self.assertEqual(ours["cpus"], ncpu)
+                irqs = {i["irq"]: i for i in ours["irqs"]}
+                self.assertEqual(sorted(irqs), sorted(guest))
+                for irq, (counts, chip, flow, actions) in guest.items():
+                    o = irqs[irq]
+                    self.assertEqual((o["chip"], o["flow"], o["actions"]), (chip, flow, actions), irq)
+                    # The guest kept running between its snapshot and the crash: counts only grow.
+                    for ours_c, guest_c in zip(o["counts"], counts):
+                        self.assertGreaterEqual(ours_c, guest_c, irq)
+
     def test_layout_equals_crash(self):
         for d in self.dirs:
             if d.name not in CRASH_COMMANDS:
