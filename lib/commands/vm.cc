@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <string_view>
 #include <unordered_set>
 
 #include "lib/commands/fs_commands.h"
@@ -94,6 +95,94 @@ Result<VmResult> RunVm(const Session& s, const std::vector<std::string>& args) {
     r.tasks.push_back(std::move(tv));
   }
   return r;
+}
+
+}  // namespace coroner
+
+namespace coroner {
+
+Result<std::vector<UserVtopResult>> RunUserVtop(const Session& s, const std::vector<std::string>& args) {
+  std::vector<std::string> context;
+  std::vector<uint64_t> addresses;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-u") continue;
+    if (a == "-c") {
+      if (i + 1 == args.size()) return Error(ErrorCode::kInvalidArgument, "vtop -c needs a PID or task");
+      context.push_back(args[++i]);
+      continue;
+    }
+    if (!a.empty() && a[0] == '-') return Error(ErrorCode::kUnsupported, fmt::format("option {} is not supported yet", a));
+    std::string hex = a.rfind("0x", 0) == 0 ? a.substr(2) : a;
+    char* end = nullptr;
+    uint64_t v = std::strtoull(hex.c_str(), &end, 16);
+    if (hex.empty() || !end || *end) return Error(ErrorCode::kInvalidArgument, fmt::format("invalid address: {}", a));
+    addresses.push_back(v);
+  }
+  if (addresses.empty()) return Error(ErrorCode::kInvalidArgument, "an address is required");
+  if (context.size() > 1) return Error(ErrorCode::kInvalidArgument, "only one -c context");
+  CORONER_TRY(std::vector<const TaskInfo*> tasks, SelectTasks(s, context));
+  const TaskInfo* t = tasks.front();
+  if (!t->mm) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("PID {} (\"{}\") is a kernel thread: no user address space", t->pid, t->comm));
+  }
+  CORONER_TRY(const KernelMemory* km, s.RequireKernelMemory());
+  CORONER_TRY(uint64_t page_offset, s.PageOffsetBase());
+  CORONER_TRY(VmResult vm, RunVm(s, {fmt::format("{:x}", t->task)}));
+  CORONER_TRY(const Kernel* k, s.GetKernel());
+  const TaskVm& tv = vm.tasks.front();
+  std::vector<UserVtopResult> out;
+  for (uint64_t va : addresses) {
+    UserVtopResult r;
+    r.task = *t;
+    r.va = va;
+    for (const VmArea& a : tv.vmas) {
+      if (a.start <= va && va < a.end) r.vma = a;
+    }
+    r.in_vma = r.vma.has_value();
+    if (!r.in_vma) {
+      out.push_back(std::move(r));
+      continue;
+    }
+    // mm->pgd is a direct-map address.
+    r.pgd_phys = tv.pgd - page_offset;
+    CORONER_TRY(r.walk, km->paging().WalkToEntry(PhysAddr{r.pgd_phys}, va));
+    r.mapped = r.walk.present;
+    uint64_t leaf = r.walk.steps.empty() ? 0 : r.walk.steps.back().entry;
+    bool at_pte = !r.walk.steps.empty() && std::string_view(r.walk.steps.back().level) == "PTE";
+    constexpr uint64_t kProtNone = 0x100;  // _PAGE_PROTNONE (the GLOBAL bit of a user PTE)
+    if (!r.mapped && at_pte && (leaf & kProtNone)) {
+      r.mapped = true;  // a PROT_NONE page is resident, as crash counts it
+      r.walk.page_size = 4096;
+      r.walk.pa = PhysAddr{(leaf & X86_64Paging::kAddrMask) | (va & 0xfff)};
+    }
+    if (!r.mapped && at_pte && leaf) {
+      X86_64Paging::SwapEntry e = X86_64Paging::DecodeSwapPte(leaf);
+      r.swapped = true;
+      r.swap_type = e.type;
+      r.swap_offset = e.offset;
+      // The device: swap_info[type]->swap_file's path (what `swap` lists).
+      auto nr = k->SymbolAddress("nr_swapfiles");
+      auto info = k->SymbolAddress("swap_info");
+      if (nr && info) {
+        uint32_t n = k->ReadU32(*nr).value_or(0);
+        if (e.type < n) {
+          CORONER_TRY(uint64_t si, k->ReadU64(*info + 8 * e.type));
+          if (si) {
+            CORONER_TRY(uint64_t file, k->ReadField(si, "swap_info_struct", "swap_file"));
+            if (file) {
+              CORONER_TRY(FileInfo fi, ReadFileInfo(*k, file));
+              r.swap_device = fi.path.path;
+            }
+          }
+        }
+      }
+      if (r.swap_device.empty()) r.swap_device = fmt::format("(swap type {})", e.type);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace coroner

@@ -3,6 +3,7 @@
 // and from the mm->mmap list before; the FILE column is the mapped file's path.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,5 +39,28 @@ Result<VmResult> RunVm(const Session& s, const std::vector<std::string>& args);
 
 // The VMAs of an mm, in address order (maple tree on 6.1+, mmap list before).
 Result<std::vector<uint64_t>> ReadVmas(const Kernel& k, uint64_t mm);
+
+}  // namespace coroner
+
+namespace coroner {
+
+// `vtop [-c PID|TASK] [-u] ADDRESS...` for user addresses: the walk through the task's
+// mm->pgd, the VMA holding the address, and for a page in swap the swap device and offset
+// decoded from the PTE (x86_64's inverted swap entry, arch/x86/include/asm/pgtable_64.h).
+struct UserVtopResult {
+  TaskInfo task;
+  uint64_t va = 0;
+  bool in_vma = false;   // crash: "(not accessible)" otherwise
+  bool mapped = false;   // a present page
+  uint64_t pgd_phys = 0;
+  PageWalk walk;
+  std::optional<VmArea> vma;
+  // Swap: type (swap_info index) and offset from a non-present, non-zero PTE.
+  bool swapped = false;
+  uint64_t swap_type = 0, swap_offset = 0;
+  std::string swap_device;
+};
+
+Result<std::vector<UserVtopResult>> RunUserVtop(const Session& s, const std::vector<std::string>& args);
 
 }  // namespace coroner

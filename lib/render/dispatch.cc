@@ -138,7 +138,20 @@ Result<std::string> RunForeach(const Session& s, const Args& args, bool json) {
 
 const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
   static const auto* table = new std::map<std::string, std::pair<Handler, const char*>>{
-      {"vtop", {Make(RunVtop, RenderVtopText, RenderVtopJson), "kernel virtual to physical, with the page-table walk"}},
+      {"vtop", {[](const Session& s, const Args& a, bool json) -> Result<std::string> {
+                  // -u, -c or a user-half address: the task's page tables (crash's UVADDR).
+                  bool user = false;
+                  for (const std::string& w : a) {
+                    if (w == "-u" || w == "-c") user = true;
+                    if (!w.empty() && w[0] != '-') {
+                      auto v = ParseHexArg(w);
+                      if (v && *v < 0x0000800000000000ull) user = true;
+                    }
+                  }
+                  if (user) return Make(RunUserVtop, RenderUserVtopText, RenderUserVtopJson)(s, a, json);
+                  return Make(RunVtop, RenderVtopText, RenderVtopJson)(s, a, json);
+                },
+                "virtual to physical with the page-table walk: vtop [-c PID|TASK] [-u] ADDRESS..."}},
       {"ptov", {Make(RunPtov, RenderPtovText, RenderPtovJson), "physical to direct-map virtual"}},
       {"ptob", {Make(RunPtob, RenderPageConvText,
                      [](const auto& r) { return RenderPageConvJson(r, "pfn", "physical"); }),

@@ -434,3 +434,107 @@ nlohmann::ordered_json RenderIrqJson(const IrqResult& r) {
 }
 
 }  // namespace coroner
+
+#include "lib/render/memory_render.h"
+
+namespace coroner {
+namespace {
+
+std::string VmaHeader() {
+  return fmt::format("{} {} {}  FLAGS FILE\n", CenterText("VMA", 16), CenterText("START", 10, true),
+                     CenterText("END", 10, true));
+}
+
+std::string VmaRow(const VmArea& a) {
+  return fmt::format("{:016x} {:>10x} {:>10x} {:6x} {}\n", a.vma, a.start, a.end, a.flags, a.path);
+}
+
+}  // namespace
+
+std::string RenderUserVtopText(const std::vector<UserVtopResult>& results) {
+  // memory.c cmd_vtop (UVADDR) and x86_64.c x86_64_uvtop_level4 / x86_64_translate_pte.
+  std::string out;
+  for (const UserVtopResult& r : results) {
+    out += fmt::format("{:<10}  {:<16}\n", "VIRTUAL", "PHYSICAL");
+    std::string va = fmt::format("{:x}", r.va);
+    if (!r.in_vma) {
+      out += fmt::format("{:<10}  (not accessible)\n\n", va);
+      continue;
+    }
+    if (r.mapped) {
+      out += fmt::format("{:<10}  {:<16}\n\n", va, fmt::format("{:x}", r.walk.pa.value));
+    } else {
+      out += fmt::format("{:<10}  (not mapped)\n\n", va);
+    }
+    const bool five = !r.walk.steps.empty() && std::string_view(r.walk.steps[0].level) == "PGD";
+    for (const PageWalkStep& st : r.walk.steps) {
+      std::string_view name = st.level;
+      if (name == "PML4") name = five ? "P4D" : "PGD";
+      out += fmt::format("   {}: {:x} => {:x}\n", name, st.entry_addr.value, st.entry);
+    }
+    uint64_t leaf = r.walk.steps.empty() ? 0 : r.walk.steps.back().entry;
+    std::string pte = fmt::format("{:x}", leaf);
+    size_t len1 = std::max<size_t>(pte.size(), 3);
+    if (r.mapped) {
+      uint64_t base = r.walk.pa.value & ~(r.walk.page_size - 1);
+      std::string suffix = r.walk.page_size == (1ull << 30) ? "  (1GB)" : r.walk.page_size == (2ull << 20) ? "  (2MB)" : "";
+      out += fmt::format("  PAGE: {:x}{}\n\n", base, suffix);
+      std::string phys = fmt::format("{:x}", base);
+      size_t len2 = std::max<size_t>(phys.size(), 8);
+      out += fmt::format("{}  {}  FLAGS\n", CenterText("PTE", len1), CenterText("PHYSICAL", len2));
+      out += fmt::format("{}  {}  ({})\n", CenterText(pte, len1, true), CenterText(phys, len2, true),
+                         PteFlags(leaf, r.walk.page_size > 4096));
+    } else if (r.swapped) {
+      std::string off = fmt::format("{}", r.swap_offset);
+      size_t len2 = std::max<size_t>(r.swap_device.size(), 4), len3 = std::max<size_t>(off.size(), 6);
+      out += "\n";
+      out += fmt::format("{}  {}  {}\n", CenterText("PTE", len1), CenterText("SWAP", len2), CenterText("OFFSET", len3));
+      out += fmt::format("{}  {}  {}\n", CenterText(pte, len1, true), CenterText(r.swap_device, len2, true),
+                         CenterText(off, len3, true));
+    }
+    out += "\n";
+    out += VmaHeader();
+    out += VmaRow(*r.vma);
+    if (!r.mapped) {
+      if (r.swapped) {
+        out += fmt::format("\nSWAP: {}  OFFSET: {}\n", r.swap_device, r.swap_offset);
+      } else if (r.vma->file) {
+        out += fmt::format("\nFILE: {}  OFFSET: {:x}\n", r.vma->path, r.va - r.vma->start + r.vma->pgoff * 4096);
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderUserVtopJson(const std::vector<UserVtopResult>& results) {
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  for (const UserVtopResult& r : results) {
+    nlohmann::ordered_json j;
+    j["pid"] = r.task.pid;
+    j["task"] = fmt::format("{:#x}", r.task.task);
+    j["virtual"] = fmt::format("{:#x}", r.va);
+    j["in_vma"] = r.in_vma;
+    j["mapped"] = r.mapped;
+    j["physical"] = r.mapped ? nlohmann::ordered_json(fmt::format("{:#x}", r.walk.pa.value)) : nlohmann::ordered_json(nullptr);
+    j["page_size"] = r.mapped ? r.walk.page_size : 0;
+    nlohmann::ordered_json steps = nlohmann::ordered_json::array();
+    for (const PageWalkStep& st : r.walk.steps) {
+      steps.push_back({{"level", st.level},
+                       {"entry_address", fmt::format("{:#x}", st.entry_addr.value)},
+                       {"entry", fmt::format("{:#x}", st.entry)}});
+    }
+    j["walk"] = steps;
+    if (r.vma) {
+      j["vma"] = {{"vma", fmt::format("{:#x}", r.vma->vma)}, {"start", fmt::format("{:#x}", r.vma->start)},
+                  {"end", fmt::format("{:#x}", r.vma->end)}, {"path", r.vma->path}};
+    }
+    if (r.swapped) {
+      j["swap"] = {{"type", r.swap_type}, {"offset", r.swap_offset}, {"device", r.swap_device}};
+    }
+    arr.push_back(j);
+  }
+  return arr;
+}
+
+}  // namespace coroner

@@ -60,3 +60,10 @@ std::string RenderIrqText(const IrqResult& r);
 nlohmann::ordered_json RenderIrqJson(const IrqResult& r);
 
 }  // namespace coroner
+
+namespace coroner {
+
+std::string RenderUserVtopText(const std::vector<UserVtopResult>& r);
+nlohmann::ordered_json RenderUserVtopJson(const std::vector<UserVtopResult>& r);
+
+}  // namespace coroner
