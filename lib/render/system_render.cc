@@ -538,3 +538,62 @@ nlohmann::ordered_json RenderUserVtopJson(const std::vector<UserVtopResult>& res
 }
 
 }  // namespace coroner
+
+namespace coroner {
+
+std::string RenderRunqText(const RunqResult& r) {
+  // task.c dump_CFS_runqueues(), dump_RT_prio_array(), dump_task_runq_entry().
+  std::string out;
+  auto entry = [&](const QueuedTask& q) {
+    out += fmt::format("     [{:3}] PID: {:<5}  TASK: {:x}  COMMAND: \"{}\"\n", q.prio, q.task.pid, q.task.task, q.task.comm);
+  };
+  bool first = true;
+  for (const CpuRunqueue& q : r.cpus) {
+    out += fmt::format("{}CPU {} RUNQUEUE: {:x}\n", first ? "" : "\n", q.cpu, q.rq);
+    first = false;
+    if (q.current_task) {
+      out += fmt::format("  CURRENT: PID: {:<5}  TASK: {:x}  COMMAND: \"{}\"\n", q.current_task->pid,
+                         q.current_task->task, q.current_task->comm);
+    } else {
+      out += fmt::format("  CURRENT: {:x}\n", q.current);
+    }
+    out += fmt::format("  RT PRIO_ARRAY: {:x}\n", q.rt_prio_array);
+    for (const QueuedTask& t : q.rt) entry(t);
+    if (q.rt.empty()) out += "     [no tasks queued]\n";
+    out += fmt::format("  CFS RB_ROOT: {:x}\n", q.cfs_root);
+    for (const QueuedTask& t : q.cfs) entry(t);
+    if (q.cfs.empty()) out += "     [no tasks queued]\n";
+  }
+  for (const std::string& w : r.warnings) out += "runq: warning: " + w + "\n";
+  return out;
+}
+
+nlohmann::ordered_json RenderRunqJson(const RunqResult& r) {
+  nlohmann::ordered_json j;
+  auto& cpus = j["cpus"] = nlohmann::ordered_json::array();
+  auto list = [](const std::vector<QueuedTask>& v) {
+    nlohmann::ordered_json a = nlohmann::ordered_json::array();
+    for (const QueuedTask& q : v) {
+      a.push_back({{"prio", q.prio}, {"pid", q.task.pid}, {"task", fmt::format("{:#x}", q.task.task)}, {"comm", q.task.comm}});
+    }
+    return a;
+  };
+  for (const CpuRunqueue& q : r.cpus) {
+    nlohmann::ordered_json c;
+    c["cpu"] = q.cpu;
+    c["rq"] = fmt::format("{:#x}", q.rq);
+    c["current"] = fmt::format("{:#x}", q.current);
+    c["current_pid"] = q.current_task ? nlohmann::ordered_json(q.current_task->pid) : nlohmann::ordered_json(nullptr);
+    c["rt_prio_array"] = fmt::format("{:#x}", q.rt_prio_array);
+    c["rt"] = list(q.rt);
+    c["cfs_root"] = fmt::format("{:#x}", q.cfs_root);
+    c["cfs"] = list(q.cfs);
+    c["dl_root"] = fmt::format("{:#x}", q.dl_root);
+    c["dl"] = list(q.dl);
+    cpus.push_back(c);
+  }
+  j["warnings"] = r.warnings;
+  return j;
+}
+
+}  // namespace coroner

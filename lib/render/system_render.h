@@ -67,3 +67,12 @@ std::string RenderUserVtopText(const std::vector<UserVtopResult>& r);
 nlohmann::ordered_json RenderUserVtopJson(const std::vector<UserVtopResult>& r);
 
 }  // namespace coroner
+
+#include "lib/commands/runq.h"
+
+namespace coroner {
+
+std::string RenderRunqText(const RunqResult& r);
+nlohmann::ordered_json RenderRunqJson(const RunqResult& r);
+
+}  // namespace coroner

@@ -239,6 +239,24 @@ class Inspect(unittest.TestCase):
                     ours = run([d / "vmcore.kdump-zlib", "-c", f"vtop -c {pids['helper']} -u {a}"]).stdout
                     self.assertEqual(lines(ours), lines("\n".join(theirs)))
 
+    def test_runq_current_and_queued_tasks(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                tasks = json.loads(run([d / FORM, "--json", "-c", "ps"]).stdout)["tasks"]
+                by_task = {t["task"]: t for t in tasks}
+                runq = coroner_json(d, "runq")
+                self.assertEqual(runq["warnings"], [])
+                self.assertEqual(len(runq["cpus"]), 2)
+                for c in runq["cpus"]:
+                    cur = by_task[c["current"]]
+                    self.assertTrue(cur["active"], c)
+                    self.assertEqual(cur["cpu"], c["cpu"])
+                    # Everything queued is a runnable task of that CPU, not its current one.
+                    for q in c["rt"] + c["cfs"] + c["dl"]:
+                        t = by_task[q["task"]]
+                        self.assertEqual((t["state"], t["cpu"]), ("RU", c["cpu"]), q)
+                        self.assertNotEqual(q["task"], c["current"])
+
     def test_layout_equals_crash(self):
         for d in self.dirs:
             if d.name not in CRASH_COMMANDS:

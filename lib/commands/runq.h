@@ -1,0 +1,37 @@
+// `runq`: each CPU's run queue (runqueues per-CPU) as crash 8.0.2 prints it: the current task,
+// the RT priority array (rt.active.queue[], sched_rt_entity.run_list) and the CFS tree
+// (cfs.tasks_timeline, sched_entity.run_node), descending into group run queues (my_q).
+// JSON also lists the deadline tree (dl.root, sched_dl_entity.rb_node).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lib/commands/session.h"
+
+namespace coroner {
+
+struct QueuedTask {
+  int prio = 0;  // the RT queue index, or task_struct.prio for CFS/DL
+  TaskInfo task;
+};
+
+struct CpuRunqueue {
+  int cpu = 0;
+  uint64_t rq = 0;
+  uint64_t current = 0;  // runqueues.curr
+  const TaskInfo* current_task = nullptr;
+  uint64_t rt_prio_array = 0;
+  uint64_t cfs_root = 0;
+  uint64_t dl_root = 0;
+  std::vector<QueuedTask> rt, cfs, dl;
+};
+
+struct RunqResult {
+  std::vector<CpuRunqueue> cpus;
+  std::vector<std::string> warnings;
+};
+
+Result<RunqResult> RunRunq(const Session& s, const std::vector<std::string>& args);
+
+}  // namespace coroner
