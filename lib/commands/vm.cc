@@ -54,10 +54,77 @@ Result<std::string> SpecialMappingName(const Kernel& k, uint64_t vma) {
 
 }  // namespace
 
+namespace {
+
+// swap_info[type] -> its swap file's path, looked up once per type.
+using SwapNames = std::map<uint64_t, std::string>;
+
+Result<std::string> SwapDeviceName(const Kernel& k, uint64_t type, SwapNames& cache) {
+  if (auto it = cache.find(type); it != cache.end()) return it->second;
+  std::string name = fmt::format("(swap type {})", type);
+  auto nr = k.SymbolAddress("nr_swapfiles");
+  auto info = k.SymbolAddress("swap_info");
+  if (nr && info && type < k.ReadU32(*nr).value_or(0)) {
+    CORONER_TRY(uint64_t si, k.ReadU64(*info + 8 * type));
+    if (si) {
+      CORONER_TRY(uint64_t file, k.ReadField(si, "swap_info_struct", "swap_file"));
+      if (file) {
+        CORONER_TRY(FileInfo fi, ReadFileInfo(k, file));
+        name = fi.path.path;
+      }
+    }
+  }
+  cache[type] = name;
+  return name;
+}
+
+Result<UserPage> TranslateUserPage(const Kernel& k, const KernelMemory& km, uint64_t pgd_phys, uint64_t va,
+                                   SwapNames& swap_names) {
+  UserPage p;
+  p.va = va;
+  CORONER_TRY(p.walk, km.paging().WalkToEntry(PhysAddr{pgd_phys}, va));
+  p.mapped = p.walk.present;
+  p.pa = p.walk.pa.value;
+  uint64_t leaf = p.walk.steps.empty() ? 0 : p.walk.steps.back().entry;
+  bool at_pte = !p.walk.steps.empty() && std::string_view(p.walk.steps.back().level) == "PTE";
+  constexpr uint64_t kProtNone = 0x100;  // _PAGE_PROTNONE (the GLOBAL bit of a user PTE)
+  if (!p.mapped && at_pte && (leaf & kProtNone)) {
+    p.mapped = true;  // a PROT_NONE page is resident, as crash counts it
+    p.walk.page_size = 4096;
+    p.walk.pa = PhysAddr{(leaf & X86_64Paging::kAddrMask) | (va & 0xfff)};
+    p.pa = p.walk.pa.value;
+  }
+  if (!p.mapped && at_pte && leaf) {
+    X86_64Paging::SwapEntry e = X86_64Paging::DecodeSwapPte(leaf);
+    p.swapped = true;
+    p.swap_type = e.type;
+    p.swap_offset = e.offset;
+    CORONER_TRY(p.swap_device, SwapDeviceName(k, e.type, swap_names));
+  }
+  return p;
+}
+
+}  // namespace
+
 Result<VmResult> RunVm(const Session& s, const std::vector<std::string>& args) {
-  CORONER_TRY(std::vector<const TaskInfo*> tasks, SelectTasks(s, args));
-  CORONER_TRY(const Kernel* k, s.GetKernel());
   VmResult r;
+  std::vector<std::string> selectors;
+  for (const std::string& a : args) {
+    if (a == "-p") {
+      r.physical = true;
+    } else {
+      selectors.push_back(a);
+    }
+  }
+  CORONER_TRY(std::vector<const TaskInfo*> tasks, SelectTasks(s, selectors));
+  CORONER_TRY(const Kernel* k, s.GetKernel());
+  const KernelMemory* km = nullptr;
+  uint64_t page_offset = 0;
+  SwapNames swap_names;
+  if (r.physical) {
+    CORONER_TRY(km, s.RequireKernelMemory());
+    CORONER_TRY(page_offset, s.PageOffsetBase());
+  }
   CORONER_TRY(std::string_view flags_member, k->FirstField("vm_area_struct", {"vm_flags", "__vm_flags"}));
   for (const TaskInfo* t : tasks) {
     TaskVm tv;
@@ -88,6 +155,15 @@ Result<VmResult> RunVm(const Session& s, const std::vector<std::string>& args) {
           a.maps_name = "[stack]";
         } else {
           CORONER_TRY(a.maps_name, SpecialMappingName(*k, v));
+        }
+        if (r.physical) {
+          if (a.end < a.start || (a.end - a.start) / 4096 > (1u << 22)) {
+            return Error(ErrorCode::kBadData, fmt::format("VMA {:#x}: {:#x}-{:#x} is not a range to walk", v, a.start, a.end));
+          }
+          for (uint64_t va = a.start; va < a.end; va += 4096) {
+            CORONER_TRY(UserPage page, TranslateUserPage(*k, *km, tv.pgd - page_offset, va, swap_names));
+            a.pages.push_back(std::move(page));
+          }
         }
         tv.vmas.push_back(std::move(a));
       }
@@ -132,6 +208,7 @@ Result<std::vector<UserVtopResult>> RunUserVtop(const Session& s, const std::vec
   CORONER_TRY(VmResult vm, RunVm(s, {fmt::format("{:x}", t->task)}));
   CORONER_TRY(const Kernel* k, s.GetKernel());
   const TaskVm& tv = vm.tasks.front();
+  SwapNames swap_names;
   std::vector<UserVtopResult> out;
   for (uint64_t va : addresses) {
     UserVtopResult r;
@@ -147,39 +224,7 @@ Result<std::vector<UserVtopResult>> RunUserVtop(const Session& s, const std::vec
     }
     // mm->pgd is a direct-map address.
     r.pgd_phys = tv.pgd - page_offset;
-    CORONER_TRY(r.walk, km->paging().WalkToEntry(PhysAddr{r.pgd_phys}, va));
-    r.mapped = r.walk.present;
-    uint64_t leaf = r.walk.steps.empty() ? 0 : r.walk.steps.back().entry;
-    bool at_pte = !r.walk.steps.empty() && std::string_view(r.walk.steps.back().level) == "PTE";
-    constexpr uint64_t kProtNone = 0x100;  // _PAGE_PROTNONE (the GLOBAL bit of a user PTE)
-    if (!r.mapped && at_pte && (leaf & kProtNone)) {
-      r.mapped = true;  // a PROT_NONE page is resident, as crash counts it
-      r.walk.page_size = 4096;
-      r.walk.pa = PhysAddr{(leaf & X86_64Paging::kAddrMask) | (va & 0xfff)};
-    }
-    if (!r.mapped && at_pte && leaf) {
-      X86_64Paging::SwapEntry e = X86_64Paging::DecodeSwapPte(leaf);
-      r.swapped = true;
-      r.swap_type = e.type;
-      r.swap_offset = e.offset;
-      // The device: swap_info[type]->swap_file's path (what `swap` lists).
-      auto nr = k->SymbolAddress("nr_swapfiles");
-      auto info = k->SymbolAddress("swap_info");
-      if (nr && info) {
-        uint32_t n = k->ReadU32(*nr).value_or(0);
-        if (e.type < n) {
-          CORONER_TRY(uint64_t si, k->ReadU64(*info + 8 * e.type));
-          if (si) {
-            CORONER_TRY(uint64_t file, k->ReadField(si, "swap_info_struct", "swap_file"));
-            if (file) {
-              CORONER_TRY(FileInfo fi, ReadFileInfo(*k, file));
-              r.swap_device = fi.path.path;
-            }
-          }
-        }
-      }
-      if (r.swap_device.empty()) r.swap_device = fmt::format("(swap type {})", e.type);
-    }
+    CORONER_TRY(r.page, TranslateUserPage(*k, *km, r.pgd_phys, va, swap_names));
     out.push_back(std::move(r));
   }
   return out;

@@ -3,6 +3,7 @@
 // and from the mm->mmap list before; the FILE column is the mapped file's path.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,17 @@
 #include "lib/commands/session.h"
 
 namespace coroner {
+
+// One user page as the task's page tables see it.
+struct UserPage {
+  uint64_t va = 0;
+  PageWalk walk;       // up to the leaf entry, or the first non-present one
+  bool mapped = false; // present (or PROT_NONE, as crash counts it)
+  uint64_t pa = 0;
+  bool swapped = false;  // a non-present PTE holding a swap entry
+  uint64_t swap_type = 0, swap_offset = 0;
+  std::string swap_device;  // swap_info[type]->swap_file's path
+};
 
 struct VmArea {
   uint64_t vma = 0;  // struct vm_area_struct
@@ -21,6 +33,7 @@ struct VmArea {
   // /proc/PID/maps's name: the file's d_path ("/SYSV434f5201 (deleted)"), "[heap]", "[stack]",
   // or a special mapping's name ("[vdso]", "[vvar]"); "" for other anonymous memory.
   std::string maps_name;
+  std::vector<UserPage> pages;  // vm -p only: every page of the VMA
 };
 
 struct TaskVm {
@@ -32,6 +45,7 @@ struct TaskVm {
 
 struct VmResult {
   uint64_t page_size = 4096;
+  bool physical = false;  // -p
   std::vector<TaskVm> tasks;
 };
 
@@ -51,14 +65,9 @@ struct UserVtopResult {
   TaskInfo task;
   uint64_t va = 0;
   bool in_vma = false;   // crash: "(not accessible)" otherwise
-  bool mapped = false;   // a present page
   uint64_t pgd_phys = 0;
-  PageWalk walk;
   std::optional<VmArea> vma;
-  // Swap: type (swap_info index) and offset from a non-present, non-zero PTE.
-  bool swapped = false;
-  uint64_t swap_type = 0, swap_offset = 0;
-  std::string swap_device;
+  UserPage page;
 };
 
 Result<std::vector<UserVtopResult>> RunUserVtop(const Session& s, const std::vector<std::string>& args);

@@ -200,7 +200,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"mount", {Make(RunMount, RenderMountText, RenderMountJson), "mounted filesystems: mount"}},
       {"swap", {Make(RunSwap, RenderSwapText, RenderSwapJson), "swap devices: swap"}},
       {"files", {Make(RunFiles, RenderFilesText, RenderFilesJson), "open files of tasks: files [PID|TASK]..."}},
-      {"vm", {Make(RunVm, RenderVmText, RenderVmJson), "a task's address space (VMAs): vm [PID|TASK]..."}},
+      {"vm", {Make(RunVm, RenderVmText, RenderVmJson), "a task's address space (VMAs): vm [-p] [PID|TASK]..."}},
       {"ipcs", {Make(RunIpcs, RenderIpcsText, RenderIpcsJson), "System V IPC objects: ipcs [-m] [-s] [-q]"}},
       {"net", {Make(RunNet, RenderNetText, RenderNetJson),
                 "network devices and IPv4 addresses: net; a task's sockets: net -s [PID|TASK]..."}},

@@ -162,10 +162,27 @@ std::string RenderVmText(const VmResult& r) {
                        CenterText(fmt::format("{}k", tv.mm ? tv.task.rss * kb : 0), 6),
                        CenterText(fmt::format("{}k", tv.mm ? tv.task.total_vm * kb : 0), 8));
     if (!tv.mm) continue;
-    out += fmt::format("{} {} {}  FLAGS FILE\n", CenterText("VMA", 16), CenterText("START", 10, true),
-                       CenterText("END", 10, true));
+    std::string header = fmt::format("{} {} {}  FLAGS FILE\n", CenterText("VMA", 16), CenterText("START", 10, true),
+                                     CenterText("END", 10, true));
+    if (!r.physical) out += header;
     for (const VmArea& a : tv.vmas) {
+      // vm -p: memory.c vm_area_page_dump(), the VMA header again before each VMA.
+      if (r.physical) out += header;
       out += fmt::format("{:016x} {:>10x} {:>10x} {:6x} {}\n", a.vma, a.start, a.end, a.flags, a.path);
+      if (!r.physical) continue;
+      out += "VIRTUAL     PHYSICAL\n";
+      for (const UserPage& p : a.pages) {
+        std::string va = fmt::format("{:<10x}", p.va);
+        if (p.mapped) {
+          out += fmt::format("{}  {:>8x}\n", va, p.pa);
+        } else if (p.swapped) {
+          out += fmt::format("{}  SWAP: {}  OFFSET: {}\n", va, p.swap_device, p.swap_offset);
+        } else if (a.file) {
+          out += fmt::format("{}  FILE: {}  OFFSET: {:x}\n", va, a.path, p.va - a.start + a.pgoff * 4096);
+        } else {
+          out += fmt::format("{}  (not mapped)\n", va);
+        }
+      }
     }
   }
   return out;
@@ -190,6 +207,24 @@ nlohmann::ordered_json RenderVmJson(const VmResult& r) {
       v["file"] = a.file ? nlohmann::ordered_json(fmt::format("{:#x}", a.file)) : nlohmann::ordered_json(nullptr);
       v["path"] = a.path;
       v["maps_name"] = a.maps_name;
+      if (r.physical) {
+        nlohmann::ordered_json pages = nlohmann::ordered_json::array();
+        for (const UserPage& p : a.pages) {
+          nlohmann::ordered_json pj;
+          pj["virtual"] = fmt::format("{:#x}", p.va);
+          if (p.mapped) {
+            pj["physical"] = fmt::format("{:#x}", p.pa);
+          } else if (p.swapped) {
+            pj["swap"] = {{"type", p.swap_type}, {"offset", p.swap_offset}, {"device", p.swap_device}};
+          } else if (a.file) {
+            pj["file_offset"] = p.va - a.start + a.pgoff * 4096;
+          } else {
+            pj["physical"] = nullptr;
+          }
+          pages.push_back(pj);
+        }
+        v["pages"] = pages;
+      }
       vmas.push_back(v);
     }
     j["vmas"] = vmas;
@@ -461,43 +496,44 @@ std::string RenderUserVtopText(const std::vector<UserVtopResult>& results) {
       out += fmt::format("{:<10}  (not accessible)\n\n", va);
       continue;
     }
-    if (r.mapped) {
-      out += fmt::format("{:<10}  {:<16}\n\n", va, fmt::format("{:x}", r.walk.pa.value));
+    const UserPage& pg = r.page;
+    if (pg.mapped) {
+      out += fmt::format("{:<10}  {:<16}\n\n", va, fmt::format("{:x}", pg.pa));
     } else {
       out += fmt::format("{:<10}  (not mapped)\n\n", va);
     }
-    const bool five = !r.walk.steps.empty() && std::string_view(r.walk.steps[0].level) == "PGD";
-    for (const PageWalkStep& st : r.walk.steps) {
+    const bool five = !pg.walk.steps.empty() && std::string_view(pg.walk.steps[0].level) == "PGD";
+    for (const PageWalkStep& st : pg.walk.steps) {
       std::string_view name = st.level;
       if (name == "PML4") name = five ? "P4D" : "PGD";
       out += fmt::format("   {}: {:x} => {:x}\n", name, st.entry_addr.value, st.entry);
     }
-    uint64_t leaf = r.walk.steps.empty() ? 0 : r.walk.steps.back().entry;
+    uint64_t leaf = pg.walk.steps.empty() ? 0 : pg.walk.steps.back().entry;
     std::string pte = fmt::format("{:x}", leaf);
     size_t len1 = std::max<size_t>(pte.size(), 3);
-    if (r.mapped) {
-      uint64_t base = r.walk.pa.value & ~(r.walk.page_size - 1);
-      std::string suffix = r.walk.page_size == (1ull << 30) ? "  (1GB)" : r.walk.page_size == (2ull << 20) ? "  (2MB)" : "";
+    if (pg.mapped) {
+      uint64_t base = pg.pa & ~(pg.walk.page_size - 1);
+      std::string suffix = pg.walk.page_size == (1ull << 30) ? "  (1GB)" : pg.walk.page_size == (2ull << 20) ? "  (2MB)" : "";
       out += fmt::format("  PAGE: {:x}{}\n\n", base, suffix);
       std::string phys = fmt::format("{:x}", base);
       size_t len2 = std::max<size_t>(phys.size(), 8);
       out += fmt::format("{}  {}  FLAGS\n", CenterText("PTE", len1), CenterText("PHYSICAL", len2));
       out += fmt::format("{}  {}  ({})\n", CenterText(pte, len1, true), CenterText(phys, len2, true),
-                         PteFlags(leaf, r.walk.page_size > 4096));
-    } else if (r.swapped) {
-      std::string off = fmt::format("{}", r.swap_offset);
-      size_t len2 = std::max<size_t>(r.swap_device.size(), 4), len3 = std::max<size_t>(off.size(), 6);
+                         PteFlags(leaf, pg.walk.page_size > 4096));
+    } else if (pg.swapped) {
+      std::string off = fmt::format("{}", pg.swap_offset);
+      size_t len2 = std::max<size_t>(pg.swap_device.size(), 4), len3 = std::max<size_t>(off.size(), 6);
       out += "\n";
       out += fmt::format("{}  {}  {}\n", CenterText("PTE", len1), CenterText("SWAP", len2), CenterText("OFFSET", len3));
-      out += fmt::format("{}  {}  {}\n", CenterText(pte, len1, true), CenterText(r.swap_device, len2, true),
+      out += fmt::format("{}  {}  {}\n", CenterText(pte, len1, true), CenterText(pg.swap_device, len2, true),
                          CenterText(off, len3, true));
     }
     out += "\n";
     out += VmaHeader();
     out += VmaRow(*r.vma);
-    if (!r.mapped) {
-      if (r.swapped) {
-        out += fmt::format("\nSWAP: {}  OFFSET: {}\n", r.swap_device, r.swap_offset);
+    if (!pg.mapped) {
+      if (pg.swapped) {
+        out += fmt::format("\nSWAP: {}  OFFSET: {}\n", pg.swap_device, pg.swap_offset);
       } else if (r.vma->file) {
         out += fmt::format("\nFILE: {}  OFFSET: {:x}\n", r.vma->path, r.va - r.vma->start + r.vma->pgoff * 4096);
       }
@@ -515,11 +551,11 @@ nlohmann::ordered_json RenderUserVtopJson(const std::vector<UserVtopResult>& res
     j["task"] = fmt::format("{:#x}", r.task.task);
     j["virtual"] = fmt::format("{:#x}", r.va);
     j["in_vma"] = r.in_vma;
-    j["mapped"] = r.mapped;
-    j["physical"] = r.mapped ? nlohmann::ordered_json(fmt::format("{:#x}", r.walk.pa.value)) : nlohmann::ordered_json(nullptr);
-    j["page_size"] = r.mapped ? r.walk.page_size : 0;
+    j["mapped"] = r.page.mapped;
+    j["physical"] = r.page.mapped ? nlohmann::ordered_json(fmt::format("{:#x}", r.page.pa)) : nlohmann::ordered_json(nullptr);
+    j["page_size"] = r.page.mapped ? r.page.walk.page_size : 0;
     nlohmann::ordered_json steps = nlohmann::ordered_json::array();
-    for (const PageWalkStep& st : r.walk.steps) {
+    for (const PageWalkStep& st : r.page.walk.steps) {
       steps.push_back({{"level", st.level},
                        {"entry_address", fmt::format("{:#x}", st.entry_addr.value)},
                        {"entry", fmt::format("{:#x}", st.entry)}});
@@ -529,8 +565,8 @@ nlohmann::ordered_json RenderUserVtopJson(const std::vector<UserVtopResult>& res
       j["vma"] = {{"vma", fmt::format("{:#x}", r.vma->vma)}, {"start", fmt::format("{:#x}", r.vma->start)},
                   {"end", fmt::format("{:#x}", r.vma->end)}, {"path", r.vma->path}};
     }
-    if (r.swapped) {
-      j["swap"] = {{"type", r.swap_type}, {"offset", r.swap_offset}, {"device", r.swap_device}};
+    if (r.page.swapped) {
+      j["swap"] = {{"type", r.page.swap_type}, {"offset", r.page.swap_offset}, {"device", r.page.swap_device}};
     }
     arr.push_back(j);
   }

@@ -215,6 +215,26 @@ class Inspect(unittest.TestCase):
                 [r] = json.loads(run([d / FORM, "--json", "-c", f"vtop -c {pids['helper']} -u 1000"]).stdout)
                 self.assertFalse(r["in_vma"])
 
+    def test_vm_p_pages_of_the_helper(self):
+        for d in self.dirs:
+            pids = extra_pids(d)
+            helper = dict(kv.split("=", 1) for kv in (d / "guest-view/helper.txt").read_text().split() if "=" in kv)
+            magic, size = int(helper["magic_buf_addr"], 16), int(helper["magic_buf_size"])
+            with self.subTest(kernel=d.name):
+                [task] = coroner_json(d, f"vm -p {pids['helper']}")["tasks"]
+                for v in task["vmas"]:
+                    start, end = int(v["start"], 16), int(v["end"], 16)
+                    self.assertEqual([int(p["virtual"], 16) for p in v["pages"]], list(range(start, end, 4096)))
+                    for p in v["pages"]:
+                        if v["file"] and "physical" not in p and "swap" not in p:
+                            self.assertEqual(p["file_offset"], int(p["virtual"], 16) - start + v["pgoff"] * 4096)
+                # The helper wrote every page of its magic buffer: all resident, and where vtop -u says.
+                pages = {int(p["virtual"], 16): p for v in task["vmas"] for p in v["pages"]}
+                magic_pages = [pages[a] for a in range(magic, magic + size, 4096)]
+                self.assertTrue(all(p.get("physical") for p in magic_pages))
+                [r] = json.loads(run([d / FORM, "--json", "-c", f"vtop -c {pids['helper']} -u {magic:x}"]).stdout)
+                self.assertEqual(magic_pages[0]["physical"], r["physical"])
+
     def test_vtop_u_layout_equals_crash(self):
         for d in self.dirs:
             if d.name != "5.10-4level":
