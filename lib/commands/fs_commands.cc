@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "lib/commands/vm.h"
+
 #include <cerrno>
 #include <cstdlib>
 
@@ -184,6 +186,96 @@ Result<FilesResult> RunFiles(const Session& s, const std::vector<std::string>& a
     r.tasks.push_back(std::move(tf));
   }
   return r;
+}
+
+Result<DentryResult> RunFilesDentry(const Session& s, uint64_t dentry) {
+  CORONER_TRY(const Kernel* k, s.GetKernel());
+  DentryResult r;
+  r.dentry = dentry;
+  CORONER_TRY(r.inode, k->ReadField(dentry, "dentry", "d_inode"));
+  CORONER_TRY(r.superblock, k->ReadField(dentry, "dentry", "d_sb"));
+  r.info.dentry = dentry;
+  r.info.inode = r.inode;
+  if (r.inode) {
+    CORONER_TRY(uint64_t mode, k->ReadField(r.inode, "inode", "i_mode"));
+    r.info.mode = static_cast<uint32_t>(mode);
+    r.info.type = InodeTypeOfMode(r.info.mode);
+    CORONER_TRY(r.info.inode_number, k->ReadField(r.inode, "inode", "i_ino"));
+  }
+  // No mount is known for a bare dentry: the path within its filesystem, as crash prints it.
+  CORONER_TRY(r.info.path, PathOfDentry(*k, dentry, 0));
+  return r;
+}
+
+Result<std::vector<FuserResult>> RunFuser(const Session& s, const std::vector<std::string>& args) {
+  if (args.empty()) return Error(ErrorCode::kInvalidArgument, "fuser needs a path or an address");
+  CORONER_TRY(const Kernel* k, s.GetKernel());
+  CORONER_TRY(const TaskList* tl, s.Tasks());
+  // What each task holds, read once for all the specs.
+  struct Held {
+    const TaskInfo* task;
+    std::string root, cwd;
+    std::vector<OpenFile> fds;
+    std::vector<std::string> maps;
+  };
+  std::vector<Held> held;
+  for (const TaskInfo& t : tl->tasks) {
+    Held h{&t, {}, {}, {}, {}};
+    CORONER_TRY(uint64_t fs, k->ReadField(t.task, "task_struct", "fs"));
+    if (fs) {
+      CORONER_TRY(uint64_t rd, k->ReadField(fs, "fs_struct", "root.dentry"));
+      CORONER_TRY(uint64_t rm, k->ReadField(fs, "fs_struct", "root.mnt"));
+      CORONER_TRY(uint64_t pd, k->ReadField(fs, "fs_struct", "pwd.dentry"));
+      CORONER_TRY(uint64_t pm, k->ReadField(fs, "fs_struct", "pwd.mnt"));
+      if (rd) {
+        CORONER_TRY(DentryPath p, PathOfDentry(*k, rd, rm));
+        h.root = p.path;
+      }
+      if (pd) {
+        CORONER_TRY(DentryPath p, PathOfDentry(*k, pd, pm));
+        h.cwd = p.path;
+      }
+    }
+    CORONER_TRY(h.fds, ReadOpenFiles(*k, t));
+    if (t.mm && t.pid == t.tgid) {
+      CORONER_TRY(VmResult vm, RunVm(s, {fmt::format("{:x}", t.task)}));
+      for (const VmArea& a : vm.tasks.front().vmas) {
+        if (a.file) h.maps.push_back(a.path);
+      }
+    }
+    held.push_back(std::move(h));
+  }
+  std::vector<FuserResult> out;
+  for (const std::string& spec : args) {
+    FuserResult r;
+    r.spec = spec;
+    std::string hex = spec.rfind("0x", 0) == 0 ? spec.substr(2) : spec;
+    char* end = nullptr;
+    uint64_t addr = spec.empty() || spec[0] == '/' ? 0 : std::strtoull(hex.c_str(), &end, 16);
+    bool is_addr = addr && end && !*end;
+    for (const Held& h : held) {
+      FuserUser u;
+      u.task = *h.task;
+      if (h.root == spec) u.uses.push_back("root");
+      if (h.cwd == spec) u.uses.push_back("cwd");
+      for (const OpenFile& of : h.fds) {
+        const FileInfo& f = of.file;
+        if (f.path.path == spec || (is_addr && (f.file == addr || f.dentry == addr || f.inode == addr))) {
+          u.uses.push_back("fd");
+          break;
+        }
+      }
+      for (const std::string& m : h.maps) {
+        if (m == spec) {
+          u.uses.push_back("mmap");
+          break;
+        }
+      }
+      if (!u.uses.empty()) r.users.push_back(std::move(u));
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace coroner

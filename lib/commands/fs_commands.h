@@ -54,6 +54,26 @@ struct FilesResult {
 Result<std::vector<OpenFile>> ReadOpenFiles(const Kernel& k, const TaskInfo& t);
 Result<FilesResult> RunFiles(const Session& s, const std::vector<std::string>& args);
 
+// `files -d DENTRY`: one dentry, its inode, superblock, type and path.
+struct DentryResult {
+  uint64_t dentry = 0, inode = 0, superblock = 0;
+  FileInfo info;  // type and path (file = 0)
+};
+Result<DentryResult> RunFilesDentry(const Session& s, uint64_t dentry);
+
+// `fuser PATH|ADDRESS...`: the tasks using a file, as root, cwd, an open fd or a mapping
+// ("root cwd fd mmap"). A path matches exactly (crash matches the text of its files/vm output,
+// so also a path's trailing part); a hex address matches a fd's file, dentry or inode.
+struct FuserUser {
+  TaskInfo task;
+  std::vector<std::string> uses;
+};
+struct FuserResult {
+  std::string spec;
+  std::vector<FuserUser> users;
+};
+Result<std::vector<FuserResult>> RunFuser(const Session& s, const std::vector<std::string>& args);
+
 // crash's TYPE column: "REG", "DIR", "CHR", "BLK", "FIFO" ("PIPE" for pipes where the kernel
 // has pipe_inode_operations), "LNK", "SOCK", "UNKN".
 std::string FileTypeName(const FileInfo& f);

@@ -199,7 +199,17 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"foreach", {RunForeach, "run bt, ps or task for tasks: foreach [PID|TASK|NAME|STATE|-k|-u]... bt|ps|task [flags]"}},
       {"mount", {Make(RunMount, RenderMountText, RenderMountJson), "mounted filesystems: mount"}},
       {"swap", {Make(RunSwap, RenderSwapText, RenderSwapJson), "swap devices: swap"}},
-      {"files", {Make(RunFiles, RenderFilesText, RenderFilesJson), "open files of tasks: files [PID|TASK]..."}},
+      {"files", {[](const Session& s, const Args& a, bool json) -> Result<std::string> {
+                   if (!a.empty() && a[0] == "-d") {
+                     if (a.size() != 2) return Error(ErrorCode::kInvalidArgument, "files -d takes one dentry address");
+                     CORONER_TRY(uint64_t dentry, ParseHexArg(a[1]));
+                     return Make([dentry](const Session& ss, const Args&) { return RunFilesDentry(ss, dentry); },
+                                 RenderFilesDentryText, RenderFilesDentryJson)(s, a, json);
+                   }
+                   return Make(RunFiles, RenderFilesText, RenderFilesJson)(s, a, json);
+                 },
+                 "open files of tasks: files [PID|TASK]...; one dentry: files -d DENTRY"}},
+      {"fuser", {Make(RunFuser, RenderFuserText, RenderFuserJson), "tasks using a file: fuser PATH|ADDRESS..."}},
       {"vm", {Make(RunVm, RenderVmText, RenderVmJson), "a task's address space (VMAs): vm [-p] [PID|TASK]..."}},
       {"ipcs", {Make(RunIpcs, RenderIpcsText, RenderIpcsJson), "System V IPC objects: ipcs [-m] [-s] [-q]"}},
       {"net", {Make(RunNet, RenderNetText, RenderNetJson),

@@ -633,3 +633,62 @@ nlohmann::ordered_json RenderRunqJson(const RunqResult& r) {
 }
 
 }  // namespace coroner
+
+namespace coroner {
+
+std::string RenderFilesDentryText(const DentryResult& r) {
+  std::string out = fmt::format("{}{}{}{}{}TYPE PATH\n", CenterText("DENTRY", 16), " ", CenterText("INODE", 16), " ",
+                                CenterText("SUPERBLK", 16, false) + " ");
+  out += fmt::format("{:016x} {:016x} {:016x} {:<4} {}\n", r.dentry, r.inode, r.superblock, FileTypeName(r.info),
+                     r.info.path.path);
+  return out;
+}
+
+nlohmann::ordered_json RenderFilesDentryJson(const DentryResult& r) {
+  nlohmann::ordered_json j;
+  j["dentry"] = fmt::format("{:#x}", r.dentry);
+  j["inode"] = fmt::format("{:#x}", r.inode);
+  j["superblock"] = fmt::format("{:#x}", r.superblock);
+  j["type"] = FileTypeName(r.info);
+  j["inode_number"] = r.info.inode_number;
+  j["path"] = r.info.path.path;
+  return j;
+}
+
+std::string RenderFuserText(const std::vector<FuserResult>& results) {
+  // filesys.c cmd_fuser() / show_fuser().
+  std::string out;
+  for (const FuserResult& r : results) {
+    if (r.users.empty()) {
+      out += fmt::format("No users of {} found\n", r.spec);
+      continue;
+    }
+    out += fmt::format(" PID   {}  COMM             USAGE\n", CenterText("TASK", 16));
+    for (const FuserUser& u : r.users) {
+      std::string comm = "\"" + u.task.comm + "\"";
+      comm = comm.size() >= 16 ? comm.substr(0, 15) + " " : comm + std::string(16 - comm.size(), ' ');
+      std::string uses;
+      for (const std::string& w : u.uses) uses += w + " ";
+      out += fmt::format("{:>5}  {:>16x}  {} {}\n", u.task.pid, u.task.task, comm, uses);
+    }
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderFuserJson(const std::vector<FuserResult>& results) {
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  for (const FuserResult& r : results) {
+    nlohmann::ordered_json j;
+    j["spec"] = r.spec;
+    auto& users = j["users"] = nlohmann::ordered_json::array();
+    for (const FuserUser& u : r.users) {
+      nlohmann::ordered_json e = TaskJson(u.task);
+      e["uses"] = u.uses;
+      users.push_back(e);
+    }
+    arr.push_back(j);
+  }
+  return arr;
+}
+
+}  // namespace coroner

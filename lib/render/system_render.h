@@ -76,3 +76,12 @@ std::string RenderRunqText(const RunqResult& r);
 nlohmann::ordered_json RenderRunqJson(const RunqResult& r);
 
 }  // namespace coroner
+
+namespace coroner {
+
+std::string RenderFilesDentryText(const DentryResult& r);
+nlohmann::ordered_json RenderFilesDentryJson(const DentryResult& r);
+std::string RenderFuserText(const std::vector<FuserResult>& r);
+nlohmann::ordered_json RenderFuserJson(const std::vector<FuserResult>& r);
+
+}  // namespace coroner

@@ -235,6 +235,28 @@ class Inspect(unittest.TestCase):
                 [r] = json.loads(run([d / FORM, "--json", "-c", f"vtop -c {pids['helper']} -u {magic:x}"]).stdout)
                 self.assertEqual(magic_pages[0]["physical"], r["physical"])
 
+    def test_fuser_and_files_d(self):
+        for d in self.dirs:
+            pids = extra_pids(d)
+            with self.subTest(kernel=d.name):
+                [r] = coroner_json(d, "fuser /tmp/helper-map.bin")
+                self.assertEqual([(u["pid"], u["uses"]) for u in r["users"]], [(pids["helper"], ["fd", "mmap"])])
+                [r] = coroner_json(d, "fuser /tmp/helper-file.txt")
+                self.assertEqual([(u["pid"], u["uses"]) for u in r["users"]], [(pids["helper"], ["fd"])])
+                [r] = coroner_json(d, "fuser /")
+                users = {u["pid"]: u["uses"] for u in r["users"]}
+                self.assertEqual(users[pids["helper"]], ["root", "cwd", "fd"])  # fd 4 is "/"
+                self.assertEqual(users[1][:2], ["root", "cwd"])
+                # files -d on the helper's mapped file's dentry.
+                [task] = coroner_json(d, f"files {pids['helper']}")["tasks"]
+                f11 = next(f for f in task["files"] if f["fd"] == 11)
+                dj = coroner_json(d, f"files -d {f11['dentry']}")
+                self.assertEqual((dj["inode"], dj["type"], dj["path"], dj["inode_number"]),
+                                 (f11["inode"], "REG", "/tmp/helper-map.bin", f11["inode_number"]))
+                if d.name == "5.10-4level":
+                    cmd = f"files -d {int(f11['dentry'], 16):x}"
+                    self.assertEqual(lines(coroner_commands(d, [cmd])), lines(crash_commands(d, [cmd])))
+
     def test_vtop_u_layout_equals_crash(self):
         for d in self.dirs:
             if d.name != "5.10-4level":
