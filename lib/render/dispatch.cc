@@ -216,6 +216,8 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
                 "network devices and IPv4 addresses: net; a task's sockets: net -s [PID|TASK]..."}},
       {"irq", {Make(RunIrq, RenderIrqText, RenderIrqJson), "per-CPU interrupt counts: irq -s"}},
       {"runq", {Make(RunRunq, RenderRunqText, RenderRunqJson), "per-CPU run queues (RT, CFS): runq"}},
+      {"waitq", {Make(RunWaitq, RenderWaitqText, RenderWaitqJson),
+                 "tasks on a wait queue: waitq SYMBOL | STRUCT.MEMBER ADDRESS | ADDRESS"}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);

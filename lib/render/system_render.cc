@@ -692,3 +692,43 @@ nlohmann::ordered_json RenderFuserJson(const std::vector<FuserResult>& results) 
 }
 
 }  // namespace coroner
+
+namespace coroner {
+
+std::string RenderWaitqText(const WaitqResult& r) {
+  // kernel.c dump_waitq(): one task header per waiter, up to the first that is not a task.
+  if (r.entries.empty()) {
+    if (!r.name.empty()) return fmt::format("wait queue \"{}\" ({:x}) is empty\n", r.name, r.head);
+    return fmt::format("wait queue {:x} is empty\n", r.head);
+  }
+  std::string out;
+  size_t i = 0;
+  for (uint64_t priv : r.privates) {
+    if (i >= r.tasks.size() || r.tasks[i].task != priv) break;
+    out += TaskHeaderLine(r.tasks[i++]);
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderWaitqJson(const WaitqResult& r) {
+  nlohmann::ordered_json j;
+  j["wait_queue_head"] = fmt::format("{:#x}", r.head);
+  auto& a = j["entries"] = nlohmann::ordered_json::array();
+  size_t t = 0;
+  for (size_t i = 0; i < r.entries.size(); ++i) {
+    nlohmann::ordered_json e;
+    e["wait_queue_entry"] = fmt::format("{:#x}", r.entries[i]);
+    e["private"] = fmt::format("{:#x}", r.privates[i]);
+    if (t < r.tasks.size() && r.tasks[t].task == r.privates[i]) {
+      e["pid"] = r.tasks[t].pid;
+      e["comm"] = r.tasks[t].comm;
+      ++t;
+    } else {
+      e["pid"] = nullptr;
+    }
+    a.push_back(e);
+  }
+  return j;
+}
+
+}  // namespace coroner

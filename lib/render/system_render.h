@@ -85,3 +85,12 @@ std::string RenderFuserText(const std::vector<FuserResult>& r);
 nlohmann::ordered_json RenderFuserJson(const std::vector<FuserResult>& r);
 
 }  // namespace coroner
+
+#include "lib/commands/waitq.h"
+
+namespace coroner {
+
+std::string RenderWaitqText(const WaitqResult& r);
+nlohmann::ordered_json RenderWaitqJson(const WaitqResult& r);
+
+}  // namespace coroner

@@ -257,6 +257,21 @@ class Inspect(unittest.TestCase):
                     cmd = f"files -d {int(f11['dentry'], 16):x}"
                     self.assertEqual(lines(coroner_commands(d, [cmd])), lines(crash_commands(d, [cmd])))
 
+    def test_waitq_of_the_shell_waiting_for_its_child(self):
+        # The guest's shell loop waits in wait4 for its `sleep`: it is on its own
+        # signal->wait_chldexit.
+        for d in self.dirs:
+            loop = extra_pids(d)["loop"]
+            with self.subTest(kernel=d.name):
+                task = run([d / FORM, "-c", f"task {loop}"]).stdout
+                signal = re.search(r"^  signal = (0x[0-9a-f]+),", task, re.M).group(1)
+                cmd = f"waitq signal_struct.wait_chldexit {signal}"
+                w = coroner_json(d, cmd)
+                self.assertEqual([e["pid"] for e in w["entries"]], [loop])
+                if d.name == "5.10-4level":
+                    self.assertEqual(lines(coroner_commands(d, [cmd], dump=FORM)),
+                                     lines(crash_commands(d, [cmd])))
+
     def test_vtop_u_layout_equals_crash(self):
         for d in self.dirs:
             if d.name != "5.10-4level":
