@@ -218,6 +218,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"runq", {Make(RunRunq, RenderRunqText, RenderRunqJson), "per-CPU run queues (RT, CFS): runq"}},
       {"waitq", {Make(RunWaitq, RenderWaitqText, RenderWaitqJson),
                  "tasks on a wait queue: waitq SYMBOL | STRUCT.MEMBER ADDRESS | ADDRESS"}},
+      {"sig", {Make(RunSig, RenderSigText, RenderSigJson), "signal handlers, blocked and pending signals: sig [PID|TASK]..."}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);

@@ -732,3 +732,81 @@ nlohmann::ordered_json RenderWaitqJson(const WaitqResult& r) {
 }
 
 }  // namespace coroner
+
+namespace coroner {
+
+std::string RenderSigText(const SigResult& r) {
+  // task.c do_sig() / dump_signal_data() / sigqueue_list().
+  std::string out;
+  auto queue = [&](const std::vector<QueuedSignal>& q) {
+    if (q.empty()) {
+      out += "  SIGQUEUE: (empty)\n";
+      return;
+    }
+    out += fmt::format("  SIGQUEUE:  SIG  {}\n", CenterText("SIGINFO", 16));
+    for (const QueuedSignal& s : q) out += fmt::format("             {:3}  {:x}\n", s.signal, s.siginfo);
+  };
+  for (const TaskSignals& ts : r.tasks) {
+    out += TaskHeaderLine(ts.task);
+    out += fmt::format("SIGNAL_STRUCT: {:x}  ", ts.signal_struct);
+    if (!ts.signal_struct) {
+      out += "\n";
+      continue;
+    }
+    out += fmt::format("NR_THREADS: {}\n", ts.nr_threads);
+    out += fmt::format(" SIG {} {:>10} {} {:<16}\n", CenterText("SIGACTION", 16), "HANDLER", CenterText("MASK", 16),
+                       "FLAGS");
+    for (const SigAction& a : ts.actions) {
+      std::string handler = a.handler == 0   ? "SIG_DFL"
+                            : a.handler == 1 ? "SIG_IGN"
+                            : a.handler == ~uint64_t{0} ? "SIG_ERR"
+                                                        : fmt::format("{:x}", a.handler);
+      out += fmt::format("{}[{}] {:<10x} {:>10} {:016x} {:x} {}\n", a.signal < 10 ? " " : "", a.signal, a.k_sigaction,
+                         handler, a.mask, a.flags, SigactionFlagNames(a.flags));
+    }
+    out += fmt::format("SIGPENDING: {}\n", ts.sigpending ? "yes" : "no");
+    out += fmt::format("   BLOCKED: {:016x}\n", ts.blocked);
+    out += "PRIVATE_PENDING\n";
+    out += fmt::format("    SIGNAL: {:016x}\n", ts.private_pending);
+    queue(ts.private_queue);
+    out += "SHARED_PENDING\n";
+    out += fmt::format("    SIGNAL: {:016x}\n", ts.shared_pending);
+    queue(ts.shared_queue);
+    out += "\n";
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderSigJson(const SigResult& r) {
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  auto queue = [](const std::vector<QueuedSignal>& q) {
+    nlohmann::ordered_json a = nlohmann::ordered_json::array();
+    for (const QueuedSignal& s : q) a.push_back({{"signal", s.signal}, {"siginfo", fmt::format("{:#x}", s.siginfo)}});
+    return a;
+  };
+  for (const TaskSignals& ts : r.tasks) {
+    nlohmann::ordered_json j = TaskJson(ts.task);
+    j["signal_struct"] = fmt::format("{:#x}", ts.signal_struct);
+    j["nr_threads"] = ts.nr_threads;
+    auto& acts = j["actions"] = nlohmann::ordered_json::array();
+    for (const SigAction& a : ts.actions) {
+      acts.push_back({{"signal", a.signal},
+                      {"k_sigaction", fmt::format("{:#x}", a.k_sigaction)},
+                      {"handler", fmt::format("{:#x}", a.handler)},
+                      {"mask", fmt::format("{:#x}", a.mask)},
+                      {"flags", fmt::format("{:#x}", a.flags)}});
+    }
+    j["sigpending"] = ts.sigpending;
+    j["blocked"] = fmt::format("{:016x}", ts.blocked);
+    j["private_pending"] = fmt::format("{:016x}", ts.private_pending);
+    j["private_queue"] = queue(ts.private_queue);
+    j["shared_pending"] = fmt::format("{:016x}", ts.shared_pending);
+    j["shared_queue"] = queue(ts.shared_queue);
+    arr.push_back(j);
+  }
+  nlohmann::ordered_json j;
+  j["tasks"] = arr;
+  return j;
+}
+
+}  // namespace coroner

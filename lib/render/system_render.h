@@ -94,3 +94,12 @@ std::string RenderWaitqText(const WaitqResult& r);
 nlohmann::ordered_json RenderWaitqJson(const WaitqResult& r);
 
 }  // namespace coroner
+
+#include "lib/commands/sig.h"
+
+namespace coroner {
+
+std::string RenderSigText(const SigResult& r);
+nlohmann::ordered_json RenderSigJson(const SigResult& r);
+
+}  // namespace coroner

@@ -272,6 +272,23 @@ class Inspect(unittest.TestCase):
                     self.assertEqual(lines(coroner_commands(d, [cmd], dump=FORM)),
                                      lines(crash_commands(d, [cmd])))
 
+    def test_sig_equals_proc_status(self):
+        for d in self.dirs:
+            pids = extra_pids(d)
+            status = (d / "guest-view/helper-status.txt").read_text()
+            field = lambda name: int(re.search(rf"^{name}:\s+([0-9a-f]+)$", status, re.M).group(1), 16)
+            with self.subTest(kernel=d.name):
+                [t] = coroner_json(d, f"sig {pids['helper']}")["tasks"]
+                self.assertEqual(len(t["actions"]), 64)
+                handlers = [int(a["handler"], 16) for a in t["actions"]]
+                ign = sum(1 << i for i, h in enumerate(handlers) if h == 1)
+                cgt = sum(1 << i for i, h in enumerate(handlers) if h > 1)
+                self.assertEqual((ign, cgt), (field("SigIgn"), field("SigCgt")))
+                self.assertEqual(int(t["blocked"], 16), field("SigBlk"))
+                self.assertEqual(int(t["private_pending"], 16), field("SigPnd"))
+                self.assertEqual(int(t["shared_pending"], 16), field("ShdPnd"))
+                self.assertEqual(t["nr_threads"], int(re.search(r"^Threads:\s+(\d+)$", status, re.M).group(1)))
+
     def test_vtop_u_layout_equals_crash(self):
         for d in self.dirs:
             if d.name != "5.10-4level":
