@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 #include "lib/kernel/containers.h"
 
 namespace coroner {
@@ -40,11 +42,58 @@ Result<std::string> StringAt(const Kernel& k, uint64_t ptr) {
 }  // namespace
 
 Result<IrqResult> RunIrq(const Session& s, const std::vector<std::string>& args) {
-  if (args.size() != 1 || args[0] != "-s") {
-    return Error(ErrorCode::kUnsupported, "only irq -s (per-CPU counts) is supported yet");
-  }
   CORONER_TRY(const Kernel* k, s.GetKernel());
   IrqResult r;
+  if (args.size() > 1 || (args.size() == 1 && args[0] != "-s" && args[0] != "-b")) {
+    return Error(ErrorCode::kUnsupported, "irq supports no option, -s or -b yet");
+  }
+  if (args.empty()) {
+    r.mode = IrqResult::Mode::kList;
+    // unsigned int nr_irqs (kernel/irq/irqdesc.c); total_nr_irqs once nr_irqs went static.
+    auto nr_addr = k->SymbolAddress("nr_irqs");
+    if (!nr_addr) nr_addr = k->SymbolAddress("total_nr_irqs");
+    if (!nr_addr) return Error(ErrorCode::kNotFound, "neither nr_irqs nor total_nr_irqs is in the symbols");
+    CORONER_TRY(uint32_t nr, k->ReadU32(*nr_addr));
+    if (nr > (1u << 20)) return Error(ErrorCode::kBadData, fmt::format("nr_irqs is {}", nr));
+    CORONER_TRY(auto descs, IrqDescriptors(*k));
+    std::map<uint64_t, uint64_t> by_irq(descs.begin(), descs.end());
+    for (uint64_t irq = 0; irq < nr; ++irq) {
+      IrqResult::Line line;
+      line.irq = irq;
+      if (auto it = by_irq.find(irq); it != by_irq.end()) line.desc = it->second;
+      if (line.desc) {
+        CORONER_TRY(uint64_t action, k->ReadField(line.desc, "irq_desc", "action"));
+        for (int n = 0; action && n < 1024; ++n) {
+          CORONER_TRY(uint64_t name, k->ReadField(action, "irqaction", "name"));
+          CORONER_TRY(std::string a, StringAt(*k, name));
+          line.actions.emplace_back(action, std::move(a));
+          CORONER_TRY(action, k->ReadField(action, "irqaction", "next"));
+        }
+      }
+      r.lines.push_back(std::move(line));
+    }
+    return r;
+  }
+  if (args[0] == "-b") {
+    r.mode = IrqResult::Mode::kSoftirqs;
+    // kernel/softirq.c: struct softirq_action softirq_vec[NR_SOFTIRQS].
+    CORONER_TRY(uint64_t vec, k->SymbolAddress("softirq_vec"));
+    CORONER_TRY(int64_t n, k->EnumValue("NR_SOFTIRQS"));
+    CORONER_TRY(uint64_t size, k->SizeOf("softirq_action"));
+    CORONER_TRY(Field action_f, k->FieldOf("softirq_action", "action"));
+    for (int64_t i = 0; i < n && i < 64; ++i) {
+      CORONER_TRY(uint64_t fn, k->ReadU64(vec + static_cast<uint64_t>(i) * size + action_f.offset));
+      if (!fn) continue;
+      SoftirqAction a;
+      a.vec = static_cast<int>(i);
+      a.action = fn;
+      if (auto m = k->symbols().LookupAddress(fn); m && m->symbol) {
+        a.symbol = m->offset ? fmt::format("{}+{}", m->symbol->name, m->offset) : std::string(m->symbol->name);
+      }
+      r.softirqs.push_back(std::move(a));
+    }
+    return r;
+  }
   CORONER_TRY(r.cpus, k->PossibleCpus());
   CORONER_TRY(auto descs, IrqDescriptors(*k));
   for (const auto& [irq, desc] : descs) {

@@ -214,7 +214,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"ipcs", {Make(RunIpcs, RenderIpcsText, RenderIpcsJson), "System V IPC objects: ipcs [-m] [-s] [-q]"}},
       {"net", {Make(RunNet, RenderNetText, RenderNetJson),
                 "network devices and IPv4 addresses: net; a task's sockets: net -s [PID|TASK]..."}},
-      {"irq", {Make(RunIrq, RenderIrqText, RenderIrqJson), "per-CPU interrupt counts: irq -s"}},
+      {"irq", {Make(RunIrq, RenderIrqText, RenderIrqJson), "IRQ descriptors and actions: irq; per-CPU counts: irq -s; softirq vectors: irq -b"}},
       {"runq", {Make(RunRunq, RenderRunqText, RenderRunqJson), "per-CPU run queues (RT, CFS): runq"}},
       {"waitq", {Make(RunWaitq, RenderWaitqText, RenderWaitqJson),
                  "tasks on a wait queue: waitq SYMBOL | STRUCT.MEMBER ADDRESS | ADDRESS"}},

@@ -432,6 +432,32 @@ nlohmann::ordered_json RenderNetJson(const NetResult& r) {
 namespace coroner {
 
 std::string RenderIrqText(const IrqResult& r) {
+  if (r.mode == IrqResult::Mode::kList) {
+    // kernel.c generic_dump_irq(), irq_desc_format_v2.
+    std::string out = fmt::format(" IRQ  {}  {}  NAME\n", CenterText("IRQ_DESC/_DATA", 16), CenterText("IRQACTION", 16));
+    for (const IrqResult::Line& l : r.lines) {
+      out += CenterText(std::to_string(l.irq), 4, true) + "  ";
+      out += (l.desc ? fmt::format("{:016x}", l.desc) : CenterText("(unused)", 16)) + "  ";
+      if (l.actions.empty()) {
+        out += CenterText("(unused)", 16) + "  \n";
+        continue;
+      }
+      for (size_t i = 0; i < l.actions.size(); ++i) {
+        if (i) out += "\n" + std::string(4 + 2 + 16 + 2, ' ');
+        out += fmt::format("{:016x}  \"{}\"", l.actions[i].first, l.actions[i].second);
+      }
+      out += "\n";
+    }
+    return out;
+  }
+  if (r.mode == IrqResult::Mode::kSoftirqs) {
+    // kernel.c display_bh_4().
+    std::string out = fmt::format("SOFTIRQ_VEC {}\n", CenterText("ACTION", 16, true));
+    for (const SoftirqAction& a : r.softirqs) {
+      out += fmt::format("    [{}]{} {:016x}  <{}>\n", a.vec, a.vec < 10 ? "    " : "   ", a.action, a.symbol);
+    }
+    return out;
+  }
   // kernel.c generic_show_interrupts(): "%3d: ", "%10u " per CPU, "%8s" chip, "-%-8s" flow.
   std::string out = "     ";
   for (int cpu = 0; cpu < r.cpus; ++cpu) out += fmt::format("{:>10} ", fmt::format("CPU{}", cpu));
@@ -453,6 +479,27 @@ std::string RenderIrqText(const IrqResult& r) {
 
 nlohmann::ordered_json RenderIrqJson(const IrqResult& r) {
   nlohmann::ordered_json j;
+  if (r.mode == IrqResult::Mode::kList) {
+    auto& a = j["irqs"] = nlohmann::ordered_json::array();
+    for (const IrqResult::Line& l : r.lines) {
+      if (!l.desc) continue;
+      nlohmann::ordered_json e;
+      e["irq"] = l.irq;
+      e["irq_desc"] = fmt::format("{:#x}", l.desc);
+      auto& acts = e["actions"] = nlohmann::ordered_json::array();
+      for (const auto& [addr, name] : l.actions) acts.push_back({{"irqaction", fmt::format("{:#x}", addr)}, {"name", name}});
+      a.push_back(e);
+    }
+    j["nr_irqs"] = r.lines.size();
+    return j;
+  }
+  if (r.mode == IrqResult::Mode::kSoftirqs) {
+    auto& a = j["softirqs"] = nlohmann::ordered_json::array();
+    for (const SoftirqAction& s : r.softirqs) {
+      a.push_back({{"vec", s.vec}, {"action", fmt::format("{:#x}", s.action)}, {"symbol", s.symbol}});
+    }
+    return j;
+  }
   j["cpus"] = r.cpus;
   auto& a = j["irqs"] = nlohmann::ordered_json::array();
   for (const IrqInfo& i : r.irqs) {

@@ -331,6 +331,19 @@ class Inspect(unittest.TestCase):
                         self.assertEqual((t["state"], t["cpu"]), ("RU", c["cpu"]), q)
                         self.assertNotEqual(q["task"], c["current"])
 
+    def test_irq_list_and_softirqs(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                counts = {i["irq"]: i for i in coroner_json(d, "irq -s")["irqs"]}
+                listed = coroner_json(d, "irq")
+                self.assertGreater(listed["nr_irqs"], max(counts))
+                with_actions = {i["irq"]: [a["name"] for a in i["actions"]] for i in listed["irqs"] if i["actions"]}
+                self.assertEqual(with_actions, {n: i["actions"] for n, i in counts.items()})
+                soft = coroner_json(d, "irq -b")["softirqs"]
+                self.assertEqual([s["vec"] for s in soft], list(range(10)))
+                self.assertEqual(soft[1]["symbol"], "run_timer_softirq")
+                self.assertEqual(soft[3]["symbol"], "net_rx_action")
+
     def test_layout_equals_crash(self):
         for d in self.dirs:
             if d.name not in CRASH_COMMANDS:
