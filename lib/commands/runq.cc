@@ -105,11 +105,17 @@ struct Walker {
 }  // namespace
 
 Result<RunqResult> RunRunq(const Session& s, const std::vector<std::string>& args) {
-  if (!args.empty()) return Error(ErrorCode::kUnsupported, fmt::format("runq {}: options are not supported yet", args[0]));
+  RunqResult r;
+  for (const std::string& a : args) {
+    if (a == "-t") {
+      r.timestamps = true;
+    } else {
+      return Error(ErrorCode::kUnsupported, fmt::format("runq {}: only -t is supported yet", a));
+    }
+  }
   CORONER_TRY(const Kernel* k, s.GetKernel());
   CORONER_TRY(const TaskList* tl, s.Tasks());
   CORONER_TRY(int cpus, k->PossibleCpus());
-  RunqResult r;
   Walker w{*k, *tl, r};
   for (int cpu = 0; cpu < cpus; ++cpu) {
     CpuRunqueue q;
@@ -117,6 +123,10 @@ Result<RunqResult> RunRunq(const Session& s, const std::vector<std::string>& arg
     CORONER_TRY(q.rq, k->PerCpuAddress("runqueues", cpu));
     CORONER_TRY(q.current, k->ReadField(q.rq, "rq", "curr"));
     q.current_task = tl->FindTask(q.current);
+    CORONER_TRY(q.clock, k->ReadField(q.rq, "rq", "clock"));
+    if (q.current) {
+      CORONER_TRY(q.current_arrival, k->ReadField(q.current, "task_struct", "sched_info.last_arrival"));
+    }
     CORONER_TRY(uint64_t rt_rq, k->FieldAddress(q.rq, "rq", "rt"));
     CORONER_TRY(q.rt_prio_array, k->FieldAddress(rt_rq, "rt_rq", "active"));
     CORONER_TRY(uint64_t cfs_rq, k->FieldAddress(q.rq, "rq", "cfs"));

@@ -215,7 +215,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"net", {Make(RunNet, RenderNetText, RenderNetJson),
                 "network devices and IPv4 addresses: net; a task's sockets: net -s [PID|TASK]..."}},
       {"irq", {Make(RunIrq, RenderIrqText, RenderIrqJson), "IRQ descriptors and actions: irq; per-CPU counts: irq -s; softirq vectors: irq -b"}},
-      {"runq", {Make(RunRunq, RenderRunqText, RenderRunqJson), "per-CPU run queues (RT, CFS): runq"}},
+      {"runq", {Make(RunRunq, RenderRunqText, RenderRunqJson), "per-CPU run queues (RT, CFS): runq [-t]"}},
       {"waitq", {Make(RunWaitq, RenderWaitqText, RenderWaitqJson),
                  "tasks on a wait queue: waitq SYMBOL | STRUCT.MEMBER ADDRESS | ADDRESS"}},
       {"sig", {Make(RunSig, RenderSigText, RenderSigJson), "signal handlers, blocked and pending signals: sig [PID|TASK]..."}},

@@ -627,6 +627,22 @@ namespace coroner {
 std::string RenderRunqText(const RunqResult& r) {
   // task.c dump_CFS_runqueues(), dump_RT_prio_array(), dump_task_runq_entry().
   std::string out;
+  if (r.timestamps) {
+    // task.c dump_on_rq_timestamp(): the task's stamp zero-padded to the clock's width.
+    for (const CpuRunqueue& q : r.cpus) {
+      std::string clock = std::to_string(q.clock);
+      out += fmt::format("{}CPU {}: {}\n", q.cpu < 10 ? " " : "", q.cpu, clock);
+      if (!q.current_task) {
+        out += "\n";
+        continue;
+      }
+      size_t indent = q.cpu < 10 ? 8 : q.cpu < 100 ? 8 : 9;
+      out += fmt::format("{}{:0{}}  PID: {:<5}  TASK: {:x}  COMMAND: \"{}\"\n", std::string(indent, ' '),
+                         q.current_arrival, clock.size(), q.current_task->pid, q.current_task->task,
+                         q.current_task->comm);
+    }
+    return out;
+  }
   auto entry = [&](const QueuedTask& q) {
     out += fmt::format("     [{:3}] PID: {:<5}  TASK: {:x}  COMMAND: \"{}\"\n", q.prio, q.task.pid, q.task.task, q.task.comm);
   };
@@ -673,6 +689,8 @@ nlohmann::ordered_json RenderRunqJson(const RunqResult& r) {
     c["cfs"] = list(q.cfs);
     c["dl_root"] = fmt::format("{:#x}", q.dl_root);
     c["dl"] = list(q.dl);
+    c["clock"] = q.clock;
+    c["current_last_arrival"] = q.current_arrival;
     cpus.push_back(c);
   }
   j["warnings"] = r.warnings;
