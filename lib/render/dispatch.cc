@@ -210,7 +210,40 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
                  },
                  "open files of tasks: files [PID|TASK]...; one dentry: files -d DENTRY"}},
       {"fuser", {Make(RunFuser, RenderFuserText, RenderFuserJson), "tasks using a file: fuser PATH|ADDRESS..."}},
-      {"vm", {Make(RunVm, RenderVmText, RenderVmJson), "a task's address space (VMAs): vm [-p] [PID|TASK]..."}},
+      {"vm", {[](const Session& s, const Args& a, bool json) -> Result<std::string> {
+                if (std::find(a.begin(), a.end(), "-m") == a.end()) {
+                  return Make(RunVm, RenderVmText, RenderVmJson)(s, a, json);
+                }
+                // vm -m: the task's mm_struct in gdb's layout, as crash prints it.
+                Args rest;
+                for (const std::string& w : a) {
+                  if (w != "-m") rest.push_back(w);
+                }
+                CORONER_TRY(std::vector<const TaskInfo*> tasks, SelectTasks(s, rest));
+                CORONER_TRY(const Kernel* k, s.GetKernel());
+                CORONER_TRY(TypeId mm_type, k->StructType("mm_struct"));
+                ValueFormatter f(k->types(), k->memory(), &k->symbols());
+                std::string out;
+                nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+                for (const TaskInfo* t : tasks) {
+                  std::string body = "(no mm_struct: a kernel thread)";
+                  if (t->mm) {
+                    CORONER_TRY(body, f.Format(mm_type, t->mm, false));
+                  }
+                  if (json) {
+                    nlohmann::ordered_json j = TaskJson(*t);
+                    j["mm"] = fmt::format("{:#x}", t->mm);
+                    j["mm_struct"] = t->mm ? nlohmann::ordered_json(body) : nlohmann::ordered_json(nullptr);
+                    arr.push_back(j);
+                    continue;
+                  }
+                  out += TaskHeaderLine(*t);
+                  out += t->mm ? "struct mm_struct " + body + "\n" : body + "\n";
+                }
+                if (json) return arr.dump(2) + "\n";
+                return out;
+              },
+              "a task's address space (VMAs): vm [-p|-m] [PID|TASK]..."}},
       {"ipcs", {Make(RunIpcs, RenderIpcsText, RenderIpcsJson), "System V IPC objects: ipcs [-m] [-s] [-q]"}},
       {"net", {Make(RunNet, RenderNetText, RenderNetJson),
                 "network devices and IPv4 addresses: net; a task's sockets: net -s [PID|TASK]..."}},

@@ -289,6 +289,16 @@ class Inspect(unittest.TestCase):
                 self.assertEqual(int(t["shared_pending"], 16), field("ShdPnd"))
                 self.assertEqual(t["nr_threads"], int(re.search(r"^Threads:\s+(\d+)$", status, re.M).group(1)))
 
+    def test_vm_m_is_the_helpers_mm_struct(self):
+        for d in self.dirs:
+            pids = extra_pids(d)
+            with self.subTest(kernel=d.name):
+                [vm] = coroner_json(d, f"vm {pids['helper']}")["tasks"]
+                [m] = json.loads(run([d / FORM, "--json", "-c", f"vm -m {pids['helper']}"]).stdout)
+                self.assertEqual(m["mm"], vm["mm"])
+                self.assertIn(f"pgd = {vm['pgd']},", m["mm_struct"])
+                self.assertRegex(m["mm_struct"], rf"total_vm = {vm['total_vm_kb'] // 4},")
+
     def test_vtop_u_layout_equals_crash(self):
         for d in self.dirs:
             if d.name != "5.10-4level":
