@@ -299,6 +299,25 @@ class Inspect(unittest.TestCase):
                 self.assertIn(f"pgd = {vm['pgd']},", m["mm_struct"])
                 self.assertRegex(m["mm_struct"], rf"total_vm = {vm['total_vm_kb'] // 4},")
 
+    def test_every_task_decodes(self):
+        # files, vm, sig and net -s of every task (kernel threads included) read without an error
+        # on every kernel, and every VMA of every process is inside its task size.
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                tasks = json.loads(run([d / FORM, "--json", "-c", "ps"]).stdout)["tasks"]
+                addrs = [t["task"] for t in tasks]
+                cmds = [f"{c} {a}" for a in addrs for c in ("files", "vm", "sig", "net -s")]
+                p = run([d / FORM, "-c", ";".join(cmds)], check=False)
+                self.assertEqual(p.stderr, "")
+                self.assertEqual(p.returncode, 0)
+                vms = coroner_json(d, "vm " + " ".join(addrs))["tasks"]
+                for t in vms:
+                    for v in t["vmas"]:
+                        self.assertLess(int(v["start"], 16), int(v["end"], 16))
+                        self.assertLessEqual(int(v["end"], 16), 1 << (56 if "5level" in d.name else 47))
+                    starts = [int(v["start"], 16) for v in t["vmas"]]
+                    self.assertEqual(starts, sorted(starts))
+
     def test_vtop_u_layout_equals_crash(self):
         for d in self.dirs:
             if d.name != "5.10-4level":
