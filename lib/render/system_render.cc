@@ -875,3 +875,52 @@ nlohmann::ordered_json RenderSigJson(const SigResult& r) {
 }
 
 }  // namespace coroner
+
+namespace coroner {
+
+std::string RenderTimerText(const TimerResult& r) {
+  // kernel.c dump_timer_data_timer_bases().
+  std::string jiffies = std::to_string(r.jiffies);
+  size_t flen = std::max<size_t>(jiffies.size(), 7);
+  std::string out = fmt::format("{:<{}}\n{:>{}}\n\n", "JIFFIES", flen, jiffies, flen);
+  int last_cpu = -1;
+  for (const TimerBase& b : r.bases) {
+    if (last_cpu != -1 && b.cpu != last_cpu) out += "\n";
+    last_cpu = b.cpu;
+    out += fmt::format("TIMER_BASES[{}][{}]: {:x}\n", b.cpu, b.name, b.base);
+    uint64_t highest = 0;
+    for (const PendingTimer& t : b.timers) highest = std::max<uint64_t>(highest, static_cast<uint64_t>(std::llabs(t.tte)));
+    size_t tlen = std::max<size_t>(std::to_string(highest).size() + 1, 3);
+    out += fmt::format("  {:<{}}     {:<{}}     TIMER_LIST     FUNCTION\n", "EXPIRES", flen, "TTE", tlen);
+    for (const PendingTimer& t : b.timers) {
+      out += fmt::format("  {:>{}}  {:>{}}  {}  {:>16x}  <{}>\n", t.expires, flen, t.tte, tlen,
+                         CenterText(fmt::format("{:>16x}", t.timer_list), 16), t.function, t.symbol);
+    }
+    if (b.timers.empty()) out += "  (none)\n";
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderTimerJson(const TimerResult& r) {
+  nlohmann::ordered_json j;
+  j["jiffies"] = r.jiffies;
+  auto& bases = j["bases"] = nlohmann::ordered_json::array();
+  for (const TimerBase& b : r.bases) {
+    nlohmann::ordered_json e;
+    e["cpu"] = b.cpu;
+    e["base"] = b.name;
+    e["timer_base"] = fmt::format("{:#x}", b.base);
+    auto& ts = e["timers"] = nlohmann::ordered_json::array();
+    for (const PendingTimer& t : b.timers) {
+      ts.push_back({{"timer_list", fmt::format("{:#x}", t.timer_list)},
+                    {"expires", t.expires},
+                    {"tte", t.tte},
+                    {"function", fmt::format("{:#x}", t.function)},
+                    {"symbol", t.symbol}});
+    }
+    bases.push_back(e);
+  }
+  return j;
+}
+
+}  // namespace coroner

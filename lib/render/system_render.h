@@ -103,3 +103,12 @@ std::string RenderSigText(const SigResult& r);
 nlohmann::ordered_json RenderSigJson(const SigResult& r);
 
 }  // namespace coroner
+
+#include "lib/commands/timer.h"
+
+namespace coroner {
+
+std::string RenderTimerText(const TimerResult& r);
+nlohmann::ordered_json RenderTimerJson(const TimerResult& r);
+
+}  // namespace coroner

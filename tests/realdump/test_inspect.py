@@ -318,6 +318,34 @@ class Inspect(unittest.TestCase):
                     starts = [int(v["start"], 16) for v in t["vmas"]]
                     self.assertEqual(starts, sorted(starts))
 
+    def test_timer_wheel(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                t = coroner_json(d, "timer")
+                self.assertEqual(sorted({b["cpu"] for b in t["bases"]}), [0, 1])
+                # NR_BASES: STD and DEF; LOCAL, GLOBAL and DEF since 6.9.
+                new = d.name.startswith(("6.12", "7."))
+                self.assertEqual([b["base"] for b in t["bases"] if b["cpu"] == 0],
+                                 ["BASE_LOCAL", "BASE_GLOBAL", "BASE_DEF"] if new else ["BASE_STD", "BASE_DEF"])
+                functions = set()
+                for b in t["bases"]:
+                    expires = [x["expires"] for x in b["timers"]]
+                    self.assertEqual(expires, sorted(expires))
+                    for x in b["timers"]:
+                        self.assertEqual(x["tte"], x["expires"] - t["jiffies"])
+                        self.assertTrue(x["symbol"], x)
+                        functions.add(x["symbol"])
+                # Sleeping kthreads (khungtaskd, ...) wait in schedule_timeout; workqueues delay.
+                self.assertIn("process_timeout", functions)
+                self.assertIn("delayed_work_timer_fn", functions)
+                if d.name == "5.10-4level":
+                    # crash 8.0.2 prints each base's header (the TTE column as wide as the
+                    # farthest timer) but none of the rows here: its lines must be ours.
+                    theirs = lines(crash_commands(d, ["timer"]))
+                    ours = lines(coroner_commands(d, ["timer"]))
+                    it = iter(ours)
+                    self.assertTrue(all(any(o == l for o in it) for l in theirs), theirs)
+
     def test_vtop_u_layout_equals_crash(self):
         for d in self.dirs:
             if d.name != "5.10-4level":
