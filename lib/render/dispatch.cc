@@ -252,7 +252,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"waitq", {Make(RunWaitq, RenderWaitqText, RenderWaitqJson),
                  "tasks on a wait queue: waitq SYMBOL | STRUCT.MEMBER ADDRESS | ADDRESS"}},
       {"sig", {Make(RunSig, RenderSigText, RenderSigJson), "signal handlers, blocked and pending signals: sig [PID|TASK]..."}},
-      {"timer", {Make(RunTimer, RenderTimerText, RenderTimerJson), "pending timers of the per-CPU timer wheel: timer"}},
+      {"timer", {Make(RunTimer, RenderTimerText, RenderTimerJson), "pending timers: timer (the timer wheel), timer -r (hrtimers)"}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);

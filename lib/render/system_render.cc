@@ -879,6 +879,41 @@ nlohmann::ordered_json RenderSigJson(const SigResult& r) {
 namespace coroner {
 
 std::string RenderTimerText(const TimerResult& r) {
+  if (r.hrtimers) {
+    // kernel.c dump_hrtimer_data() / dump_active_timers() / print_timer(): the column widths
+    // come from the last (latest) timer of each base.
+    std::string out;
+    int cpu = -1;
+    for (const HrtimerClockBase& b : r.clock_bases) {
+      if (b.cpu != cpu) {
+        if (cpu != -1) out += "\n";
+        cpu = b.cpu;
+        out += fmt::format("CPU: {}  HRTIMER_CPU_BASE: {:x}\n", b.cpu, b.cpu_base);
+      } else {
+        out += "\n";
+      }
+      out += fmt::format("  CLOCK: {}  HRTIMER_CLOCK_BASE: {:x}  [{}]\n", b.index, b.clock_base, b.get_time);
+      if (b.timers.empty()) {
+        out += "  (empty)\n";
+        continue;
+      }
+      const Hrtimer& last = b.timers.back();
+      size_t exp_len = std::max<size_t>(std::to_string(last.expires).size(), 7);
+      size_t soft_len = std::max<size_t>(std::to_string(last.softexpires).size(), 11);
+      size_t tte_len = std::to_string(last.expires - b.now).size();
+      out += "  " + CenterText("CURRENT", soft_len, true) + "\n";
+      out += "  " + CenterText(std::to_string(b.now), soft_len, true) + "\n";
+      out += fmt::format("  {}  {}  {}  {}  {}\n", CenterText("SOFTEXPIRES", soft_len, true),
+                         CenterText("EXPIRES", exp_len, true), CenterText("TTE", tte_len, true),
+                         CenterText("HRTIMER", 16), CenterText("FUNCTION", 16));
+      for (const Hrtimer& h : b.timers) {
+        out += fmt::format("  {}  {}  {:>{}}  {:x}  {:x}  <{}>\n", CenterText(std::to_string(h.softexpires), soft_len, true),
+                           CenterText(std::to_string(h.expires), exp_len, true), h.expires - b.now, tte_len, h.hrtimer,
+                           h.function, h.symbol);
+      }
+    }
+    return out;
+  }
   // kernel.c dump_timer_data_timer_bases().
   std::string jiffies = std::to_string(r.jiffies);
   size_t flen = std::max<size_t>(jiffies.size(), 7);
@@ -904,6 +939,28 @@ std::string RenderTimerText(const TimerResult& r) {
 nlohmann::ordered_json RenderTimerJson(const TimerResult& r) {
   nlohmann::ordered_json j;
   j["jiffies"] = r.jiffies;
+  if (r.hrtimers) {
+    auto& bases = j["clock_bases"] = nlohmann::ordered_json::array();
+    for (const HrtimerClockBase& b : r.clock_bases) {
+      nlohmann::ordered_json e;
+      e["cpu"] = b.cpu;
+      e["clock"] = b.index;
+      e["hrtimer_clock_base"] = fmt::format("{:#x}", b.clock_base);
+      e["get_time"] = b.get_time;
+      e["current"] = b.now;
+      auto& ts = e["timers"] = nlohmann::ordered_json::array();
+      for (const Hrtimer& h : b.timers) {
+        ts.push_back({{"hrtimer", fmt::format("{:#x}", h.hrtimer)},
+                      {"softexpires", h.softexpires},
+                      {"expires", h.expires},
+                      {"tte", h.expires - b.now},
+                      {"function", fmt::format("{:#x}", h.function)},
+                      {"symbol", h.symbol}});
+      }
+      bases.push_back(e);
+    }
+    return j;
+  }
   auto& bases = j["bases"] = nlohmann::ordered_json::array();
   for (const TimerBase& b : r.bases) {
     nlohmann::ordered_json e;

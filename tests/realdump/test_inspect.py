@@ -346,6 +346,27 @@ class Inspect(unittest.TestCase):
                     it = iter(ours)
                     self.assertTrue(all(any(o == l for o in it) for l in theirs), theirs)
 
+    def test_hrtimers_hold_the_sleeping_sleep(self):
+        # The guest's shell loop runs `sleep`: its nanosleep is an hrtimer_sleeper (struct hrtimer
+        # then the task) with hrtimer_wakeup, on CLOCK_MONOTONIC.
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                t = coroner_json(d, "timer -r")
+                self.assertEqual(len({b["cpu"] for b in t["clock_bases"]}), 2)
+                size = int(re.search(r"SIZE: (\d+)", run([d / FORM, "-c", "struct hrtimer"]).stdout).group(1))
+                tasks = {x["task"]: x for x in json.loads(run([d / FORM, "--json", "-c", "ps"]).stdout)["tasks"]}
+                sleepers = []
+                for b in t["clock_bases"]:
+                    expires = [h["expires"] for h in b["timers"]]
+                    self.assertEqual(expires, sorted(expires))
+                    for h in b["timers"]:
+                        self.assertEqual(h["tte"], h["expires"] - b["current"])
+                        if h["symbol"] == "hrtimer_wakeup":
+                            rd = run([d / FORM, "-c", f"rd -64 {int(h['hrtimer'], 16) + size:x} 1"]).stdout
+                            task = "0x" + rd.split()[1]
+                            sleepers.append((b["get_time"], tasks[task]["comm"]))
+                self.assertIn(("ktime_get", "sleep"), sleepers)
+
     def test_vtop_u_layout_equals_crash(self):
         for d in self.dirs:
             if d.name != "5.10-4level":
