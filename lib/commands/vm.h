@@ -1,13 +1,17 @@
-// `vm [PID|TASK]...`: a task's address space as crash prints it (MM PGD RSS TOTAL_VM, then VMA
-// START END FLAGS FILE for every mapping). The VMAs come from the maple tree mm->mm_mt on 6.1+
-// and from the mm->mmap list before; the FILE column is the mapped file's path.
+// `vm [-p] [PID|TASK]...`: a task's address space as crash prints it (MM PGD RSS TOTAL_VM, then
+// VMA START END FLAGS FILE for every mapping; -p adds every page's physical address, swap
+// location or file offset). The VMAs come from the maple tree mm->mm_mt on 6.1+ and from the
+// mm->mmap list before; the FILE column is the mapped file's path. Also `vtop -u`.
+//
+//   CORONER_TRY(VmResult vm, RunVm(session, {"107"}));
+//   for (const VmArea& a : vm.tasks[0].vmas) ... a.start, a.end, a.path ...
 #pragma once
 
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "lib/arch/x86_64_paging.h"
 #include "lib/commands/session.h"
 
 namespace coroner {

@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdlib>
+
+#include "lib/render/memory_render.h"
 #include "lib/render/task_render.h"
 
 namespace coroner {
@@ -142,9 +146,6 @@ nlohmann::ordered_json RenderFilesJson(const FilesResult& r) {
   return j;
 }
 
-}  // namespace coroner
-
-namespace coroner {
 
 std::string RenderVmText(const VmResult& r) {
   std::string out;
@@ -235,9 +236,6 @@ nlohmann::ordered_json RenderVmJson(const VmResult& r) {
   return j;
 }
 
-}  // namespace coroner
-
-namespace coroner {
 
 std::string RenderIpcsText(const IpcsResult& r) {
   // ipcs.c: one table per kind, each followed by an empty line.
@@ -325,9 +323,6 @@ nlohmann::ordered_json RenderIpcsJson(const IpcsResult& r) {
   return j;
 }
 
-}  // namespace coroner
-
-namespace coroner {
 namespace {
 
 // net.c get_sock_info(): "INET:STREAM", "UNIX:DGRAM " (DGRAM keeps crash's trailing space).
@@ -427,9 +422,6 @@ nlohmann::ordered_json RenderNetJson(const NetResult& r) {
   return j;
 }
 
-}  // namespace coroner
-
-namespace coroner {
 
 std::string RenderIrqText(const IrqResult& r) {
   if (r.mode == IrqResult::Mode::kList) {
@@ -515,11 +507,6 @@ nlohmann::ordered_json RenderIrqJson(const IrqResult& r) {
   return j;
 }
 
-}  // namespace coroner
-
-#include "lib/render/memory_render.h"
-
-namespace coroner {
 namespace {
 
 std::string VmaHeader() {
@@ -620,9 +607,6 @@ nlohmann::ordered_json RenderUserVtopJson(const std::vector<UserVtopResult>& res
   return arr;
 }
 
-}  // namespace coroner
-
-namespace coroner {
 
 std::string RenderRunqText(const RunqResult& r) {
   // task.c dump_CFS_runqueues(), dump_RT_prio_array(), dump_task_runq_entry().
@@ -697,9 +681,6 @@ nlohmann::ordered_json RenderRunqJson(const RunqResult& r) {
   return j;
 }
 
-}  // namespace coroner
-
-namespace coroner {
 
 std::string RenderFilesDentryText(const DentryResult& r) {
   std::string out = fmt::format("{}{}{}{}{}TYPE PATH\n", CenterText("DENTRY", 16), " ", CenterText("INODE", 16), " ",
@@ -756,9 +737,6 @@ nlohmann::ordered_json RenderFuserJson(const std::vector<FuserResult>& results) 
   return arr;
 }
 
-}  // namespace coroner
-
-namespace coroner {
 
 std::string RenderWaitqText(const WaitqResult& r) {
   // kernel.c dump_waitq(): one task header per waiter, up to the first that is not a task.
@@ -796,9 +774,6 @@ nlohmann::ordered_json RenderWaitqJson(const WaitqResult& r) {
   return j;
 }
 
-}  // namespace coroner
-
-namespace coroner {
 
 std::string RenderSigText(const SigResult& r) {
   // task.c do_sig() / dump_signal_data() / sigqueue_list().
@@ -874,9 +849,6 @@ nlohmann::ordered_json RenderSigJson(const SigResult& r) {
   return j;
 }
 
-}  // namespace coroner
-
-namespace coroner {
 
 std::string RenderTimerText(const TimerResult& r) {
   if (r.hrtimers) {
