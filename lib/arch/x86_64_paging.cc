@@ -14,7 +14,11 @@ bool X86_64Paging::IsCanonical(uint64_t va) const {
   return static_cast<uint64_t>(sign_extended) == va;
 }
 
-Result<PageWalk> X86_64Paging::Walk(PhysAddr root, uint64_t va) const {
+Result<PageWalk> X86_64Paging::Walk(PhysAddr root, uint64_t va) const { return WalkImpl(root, va, false); }
+
+Result<PageWalk> X86_64Paging::WalkToEntry(PhysAddr root, uint64_t va) const { return WalkImpl(root, va, true); }
+
+Result<PageWalk> X86_64Paging::WalkImpl(PhysAddr root, uint64_t va, bool stop_at_absent) const {
   struct Level {
     const char* name;
     int shift;
@@ -45,6 +49,10 @@ Result<PageWalk> X86_64Paging::Walk(PhysAddr root, uint64_t va) const {
     uint64_t entry = LoadLE64(raw.data());
     w.steps.push_back({lv.name, entry_addr, entry});
     if (!(entry & kPresent)) {
+      if (stop_at_absent) {
+        w.present = false;
+        return w;
+      }
       return Error(ErrorCode::kFault,
                    fmt::format("translating {:#x}: {} entry {:#x} at physical {:#x} is not present", va,
                                lv.name, entry, entry_addr.value),

@@ -28,6 +28,9 @@ struct PageWalk {
   PhysAddr pa;
   uint64_t page_size = 0;  // 4 KiB, 2 MiB or 1 GiB
   std::vector<PageWalkStep> steps;
+  // WalkToEntry only: false when the last step's entry is not present (it may hold a swap
+  // entry); pa and page_size are then unset.
+  bool present = true;
 };
 
 class X86_64Paging {
@@ -40,12 +43,30 @@ class X86_64Paging {
   bool IsCanonical(uint64_t va) const;
   // Translates `va` through the tables rooted at `root` (a CR3 value / pgd physical address).
   Result<PageWalk> Walk(PhysAddr root, uint64_t va) const;
+  // The same walk, but a non-present entry ends it without an error (present = false), so a
+  // caller can decode what the entry holds (a user page's swap entry).
+  Result<PageWalk> WalkToEntry(PhysAddr root, uint64_t va) const;
+
+  // A non-present user PTE that holds a swap entry: arch/x86/include/asm/pgtable_64.h (4.18+,
+  // the L1TF layout): type in the top 5 bits (SWP_TYPE_BITS), the offset stored inverted from
+  // bit 14 (SWP_OFFSET_FIRST_BIT 9 + SWP_TYPE_BITS).
+  struct SwapEntry {
+    uint64_t type = 0;
+    uint64_t offset = 0;
+  };
+  static SwapEntry DecodeSwapPte(uint64_t pte) {
+    constexpr int kTypeBits = 5;
+    constexpr int kOffsetShift = 14;
+    return {pte >> (64 - kTypeBits), (~pte << kTypeBits) >> kOffsetShift};
+  }
 
   static constexpr uint64_t kPresent = 1;
   static constexpr uint64_t kHuge = 1 << 7;  // PS bit at PUD (1G) and PMD (2M)
   static constexpr uint64_t kAddrMask = 0x000ffffffffff000ull;
 
  private:
+  Result<PageWalk> WalkImpl(PhysAddr root, uint64_t va, bool stop_at_absent) const;
+
   const PhysicalMemory& mem_;
   bool five_level_;
   uint64_t sme_mask_;

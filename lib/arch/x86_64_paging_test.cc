@@ -110,5 +110,28 @@ TEST(X86_64Paging, FiveLevelAndCanonical) {
   EXPECT_TRUE(four.IsCanonical(0x00007fffffffffff));
 }
 
+TEST(X86_64Paging, WalkToEntryStopsAtANonPresentPte) {
+  FakeMemory mem;
+  const uint64_t va = 0x7f0000401000;
+  uint64_t i4 = (va >> 39) & 511, i3 = (va >> 30) & 511, i2 = (va >> 21) & 511, i1 = (va >> 12) & 511;
+  mem.Put64(0x1000 + i4 * 8, 0x2000 | P);
+  mem.Put64(0x2000 + i3 * 8, 0x3000 | P);
+  mem.Put64(0x3000 + i2 * 8, 0x4000 | P);
+  // The kernel's __swp_entry(type 1, offset 0x1234): ~offset << 14 >> 5 | type << 59.
+  const uint64_t swp = ((~uint64_t{0x1234} << 14) >> 5) | (uint64_t{1} << 59);
+  mem.Put64(0x4000 + i1 * 8, swp);
+  X86_64Paging paging(mem, false, 0);
+  auto w = paging.WalkToEntry(PhysAddr{0x1000}, va);
+  ASSERT_TRUE(w) << w.error().ToString();
+  EXPECT_FALSE(w->present);
+  ASSERT_EQ(w->steps.size(), 4u);
+  EXPECT_STREQ(w->steps.back().level, "PTE");
+  EXPECT_EQ(w->steps.back().entry, swp);
+  auto e = X86_64Paging::DecodeSwapPte(swp);
+  EXPECT_EQ(e.type, 1u);
+  EXPECT_EQ(e.offset, 0x1234u);
+  EXPECT_FALSE(paging.Walk(PhysAddr{0x1000}, va));  // Walk still reports it as a fault
+}
+
 }  // namespace
 }  // namespace coroner

@@ -16,6 +16,7 @@
 #include "lib/render/memory_render.h"
 #include "lib/render/task_render.h"
 #include "lib/commands/eval.h"
+#include "lib/render/system_render.h"
 #include "lib/kernel/value_format.h"
 #include "lib/render/dis_render.h"
 
@@ -341,7 +342,20 @@ Result<std::string> RunListCommand(const Session& s, const Args& args, bool json
 
 const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
   static const auto* table = new std::map<std::string, std::pair<Handler, const char*>>{
-      {"vtop", {Make(RunVtop, RenderVtopText, RenderVtopJson), "kernel virtual to physical, with the page-table walk"}},
+      {"vtop", {[](const Session& s, const Args& a, bool json) -> Result<std::string> {
+                  // -u, -c or a user-half address: the task's page tables (crash's UVADDR).
+                  bool user = false;
+                  for (const std::string& w : a) {
+                    if (w == "-u" || w == "-c") user = true;
+                    if (!w.empty() && w[0] != '-') {
+                      auto v = ParseHexArg(w);
+                      if (v && *v < 0x0000800000000000ull) user = true;
+                    }
+                  }
+                  if (user) return Make(RunUserVtop, RenderUserVtopText, RenderUserVtopJson)(s, a, json);
+                  return Make(RunVtop, RenderVtopText, RenderVtopJson)(s, a, json);
+                },
+                "virtual to physical with the page-table walk: vtop [-c PID|TASK] [-u] ADDRESS..."}},
       {"ptov", {Make(RunPtov, RenderPtovText, RenderPtovJson), "physical to direct-map virtual"}},
       {"ptob", {Make(RunPtob, RenderPageConvText,
                      [](const auto& r) { return RenderPageConvJson(r, "pfn", "physical"); }),
@@ -393,6 +407,62 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"list", {RunListCommand, "walk a linked list: list [-o OFFSET|struct.member] [-s struct[.member,...]] [-H|-h] START"}},
       {"dis", {Make(RunDis, RenderDisText, RenderDisJson),
                "disassemble: dis [-r|-f] [-l] SYMBOL|ADDR|SYMBOL+OFF [COUNT]"}},
+      {"mount", {Make(RunMount, RenderMountText, RenderMountJson), "mounted filesystems: mount"}},
+      {"swap", {Make(RunSwap, RenderSwapText, RenderSwapJson), "swap devices: swap"}},
+      {"files", {[](const Session& s, const Args& a, bool json) -> Result<std::string> {
+                   if (!a.empty() && a[0] == "-d") {
+                     if (a.size() != 2) return Error(ErrorCode::kInvalidArgument, "files -d takes one dentry address");
+                     CORONER_TRY(uint64_t dentry, ParseHexArg(a[1]));
+                     return Make([dentry](const Session& ss, const Args&) { return RunFilesDentry(ss, dentry); },
+                                 RenderFilesDentryText, RenderFilesDentryJson)(s, a, json);
+                   }
+                   return Make(RunFiles, RenderFilesText, RenderFilesJson)(s, a, json);
+                 },
+                 "open files of tasks: files [PID|TASK]...; one dentry: files -d DENTRY"}},
+      {"fuser", {Make(RunFuser, RenderFuserText, RenderFuserJson), "tasks using a file: fuser PATH|ADDRESS..."}},
+      {"vm", {[](const Session& s, const Args& a, bool json) -> Result<std::string> {
+                if (std::find(a.begin(), a.end(), "-m") == a.end()) {
+                  return Make(RunVm, RenderVmText, RenderVmJson)(s, a, json);
+                }
+                // vm -m: the task's mm_struct in gdb's layout, as crash prints it.
+                Args rest;
+                for (const std::string& w : a) {
+                  if (w != "-m") rest.push_back(w);
+                }
+                CORONER_TRY(std::vector<const TaskInfo*> tasks, SelectTasks(s, rest));
+                CORONER_TRY(const Kernel* k, s.GetKernel());
+                CORONER_TRY(TypeId mm_type, k->StructType("mm_struct"));
+                ValueFormatter f(k->types(), k->memory(), &k->symbols());
+                std::string out;
+                nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+                for (const TaskInfo* t : tasks) {
+                  std::string body = "(no mm_struct: a kernel thread)";
+                  if (t->mm) {
+                    CORONER_TRY(body, f.Format(mm_type, t->mm, false));
+                  }
+                  if (json) {
+                    nlohmann::ordered_json j = TaskJson(*t);
+                    j["mm"] = fmt::format("{:#x}", t->mm);
+                    j["mm_struct"] = t->mm ? nlohmann::ordered_json(body) : nlohmann::ordered_json(nullptr);
+                    arr.push_back(j);
+                    continue;
+                  }
+                  out += TaskHeaderLine(*t);
+                  out += t->mm ? "struct mm_struct " + body + "\n" : body + "\n";
+                }
+                if (json) return arr.dump(2) + "\n";
+                return out;
+              },
+              "a task's address space (VMAs): vm [-p|-m] [PID|TASK]..."}},
+      {"ipcs", {Make(RunIpcs, RenderIpcsText, RenderIpcsJson), "System V IPC objects: ipcs [-m] [-s] [-q]"}},
+      {"net", {Make(RunNet, RenderNetText, RenderNetJson),
+                "network devices and IPv4 addresses: net; a task's sockets: net -s [PID|TASK]..."}},
+      {"irq", {Make(RunIrq, RenderIrqText, RenderIrqJson), "IRQ descriptors and actions: irq; per-CPU counts: irq -s; softirq vectors: irq -b"}},
+      {"runq", {Make(RunRunq, RenderRunqText, RenderRunqJson), "per-CPU run queues (RT, CFS): runq [-t]"}},
+      {"waitq", {Make(RunWaitq, RenderWaitqText, RenderWaitqJson),
+                 "tasks on a wait queue: waitq SYMBOL | STRUCT.MEMBER ADDRESS | ADDRESS"}},
+      {"sig", {Make(RunSig, RenderSigText, RenderSigJson), "signal handlers, blocked and pending signals: sig [PID|TASK]..."}},
+      {"timer", {Make(RunTimer, RenderTimerText, RenderTimerJson), "pending timers: timer (the timer wheel), timer -r (hrtimers)"}},
       {"info", {[](const Session& s, const Args&, bool json) -> Result<std::string> {
                   InfoResult r = CollectInfo(s.dump());
                   return json ? RenderInfoJson(r).dump(2) + "\n" : RenderInfoText(r);

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 
 namespace coroner {
-namespace {
 
 std::string PteFlags(uint64_t e, bool leaf_is_huge) {
   struct Bit { int bit; const char* name; };
@@ -22,6 +21,8 @@ std::string PteFlags(uint64_t e, bool leaf_is_huge) {
   }
   return out;
 }
+
+namespace {
 
 std::string SizeSuffix(uint64_t page_size) {
   if (page_size == (1ull << 30)) return "  (1GB)";

@@ -10,6 +10,9 @@
 
 namespace coroner {
 
+// crash's x86_64 PTE flag names: "PRESENT|RW|USER|ACCESSED|DIRTY|NX" (bit 7 is PSE in a huge
+// page's entry, PAT in a 4 KiB PTE).
+std::string PteFlags(uint64_t entry, bool leaf_is_huge);
 std::string RenderVtopText(const std::vector<VtopResult>& r);
 nlohmann::ordered_json RenderVtopJson(const std::vector<VtopResult>& r);
 std::string RenderPtovText(const std::vector<PtovResult>& r);
