@@ -87,20 +87,7 @@ Result<BtResult> RunBt(const Session& s, const std::vector<std::string>& args) {
     if (!t) return Error(ErrorCode::kInvalidArgument, fmt::format("no active task on CPU {}", *cpu_arg));
     chosen.push_back(t);
   } else if (!selectors.empty()) {
-    for (const std::string& sel : selectors) {
-      char* end = nullptr;
-      uint64_t v = std::strtoull(sel.c_str(), &end, 10);
-      std::vector<const TaskInfo*> hits;
-      if (end && !*end) hits = tl->FindPid(static_cast<int32_t>(v));
-      if (hits.empty()) {
-        v = std::strtoull(sel.c_str(), &end, 16);
-        if (end && !*end) {
-          if (const TaskInfo* t = tl->FindTask(v)) hits.push_back(t);
-        }
-      }
-      if (hits.empty()) return Error(ErrorCode::kNotFound, fmt::format("invalid task or pid value: {}", sel));
-      chosen.insert(chosen.end(), hits.begin(), hits.end());
-    }
+    CORONER_TRY(chosen, SelectTasks(s, selectors));
   } else {
     CORONER_TRY(const TaskInfo* t, s.ContextTask());
     chosen.push_back(t);

@@ -8,52 +8,6 @@
 #include <cstdlib>
 
 namespace coroner {
-namespace {
-
-bool ParseNumber(const std::string& s, uint64_t& out, int base) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  errno = 0;
-  out = std::strtoull(s.c_str(), &end, base);
-  return errno == 0 && end && *end == '\0';
-}
-
-}  // namespace
-
-Result<std::vector<const TaskInfo*>> SelectTasks(const Session& s, const std::vector<std::string>& args) {
-  CORONER_TRY(const Kernel* k, s.GetKernel());
-  CORONER_TRY(const TaskList* tl, s.Tasks());
-  std::vector<const TaskInfo*> out;
-  for (const std::string& a : args) {
-    if (!a.empty() && a[0] == '-') {
-      return Error(ErrorCode::kUnsupported, fmt::format("option {} is not supported yet", a));
-    }
-    uint64_t v = 0;
-    std::vector<const TaskInfo*> hits;
-    if (ParseNumber(a, v, 10)) hits = tl->FindPid(static_cast<int32_t>(v));
-    if (hits.empty()) {
-      std::string hex = a.rfind("0x", 0) == 0 ? a.substr(2) : a;
-      if (ParseNumber(hex, v, 16)) {
-        if (const TaskInfo* t = tl->FindTask(v)) hits.push_back(t);
-      }
-    }
-    if (hits.empty()) return Error(ErrorCode::kNotFound, fmt::format("invalid task or pid value: {}", a));
-    // A PID names its thread; the idle tasks share PID 0 (one per CPU): take them all.
-    out.insert(out.end(), hits.begin(), hits.end());
-  }
-  if (args.empty()) {
-    int cpu = 0;
-    if (auto pc = k->SymbolAddress("panic_cpu")) {
-      auto v = k->ReadU32(*pc);
-      if (v && static_cast<int32_t>(*v) >= 0) cpu = static_cast<int32_t>(*v);
-    }
-    if (static_cast<size_t>(cpu) < tl->active.size()) {
-      if (const TaskInfo* t = tl->FindTask(tl->active[static_cast<size_t>(cpu)])) out.push_back(t);
-    }
-    if (out.empty()) return Error(ErrorCode::kNotFound, "no current task: the panicking CPU's task is unknown");
-  }
-  return out;
-}
 
 Result<MountResult> RunMount(const Session& s, const std::vector<std::string>& args) {
   if (!args.empty()) {

@@ -2,7 +2,7 @@
 //   mount           the mounts of the initial namespace (MOUNT SUPERBLK TYPE DEVNAME DIRNAME)
 //   swap            the swap devices (SWAP_INFO_STRUCT TYPE SIZE USED PCT PRI FILENAME)
 //   files [PID|TASK]...  a task's root and cwd, then every open fd (FD FILE DENTRY INODE TYPE PATH)
-// plus SelectTasks, how these commands (and vm) pick tasks from their arguments.
+// (They pick tasks with SelectTasks, lib/commands/session.h.)
 #pragma once
 
 #include <string>
@@ -12,10 +12,6 @@
 #include "lib/kernel/fs.h"
 
 namespace coroner {
-
-// PIDs (decimal) or task addresses (hex); none selects the panic task (the active task of the
-// panicking CPU), crash's current context.
-Result<std::vector<const TaskInfo*>> SelectTasks(const Session& s, const std::vector<std::string>& args);
 
 struct MountResult {
   std::vector<MountInfo> mounts;

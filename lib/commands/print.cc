@@ -58,29 +58,6 @@ struct LValue {
   int extra_pointers = 0;  // pointer levels the BTF table has no type id for
 };
 
-// Finds a member by name, looking through anonymous struct/union members as C does.
-bool FindMember(const TypeTable& types, TypeId struct_id, std::string_view name, uint64_t& bit_offset,
-                TypeId& type, uint32_t& bit_size, int depth = 0) {
-  const Type& t = types.Get(types.Resolve(struct_id));
-  if (depth > 16) return false;
-  for (const TypeMember& m : t.members) {
-    if (m.name == name) {
-      bit_offset = m.bit_offset;
-      type = m.type;
-      bit_size = m.bit_size;
-      return true;
-    }
-    if (m.name.empty()) {
-      uint64_t inner = 0;
-      if (FindMember(types, m.type, name, inner, type, bit_size, depth + 1)) {
-        bit_offset = m.bit_offset + inner;
-        return true;
-      }
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 std::optional<std::string> KnownGlobalType(std::string_view name) {
@@ -163,7 +140,13 @@ Result<PrintResult> RunPrint(const Session& s, const std::vector<std::string>& a
       uint64_t bit_offset = 0;
       TypeId mtype = 0;
       uint32_t bit_size = 0;
-      if (!FindMember(*types, container, member, bit_offset, mtype, bit_size)) {
+      auto found = types->FindMember(container, member);
+      if (found) {
+        bit_offset = found->bit_offset;
+        mtype = found->type;
+        bit_size = found->bit_size;
+      }
+      if (!found) {
         return Error(ErrorCode::kNotFound,
                      fmt::format("There is no member named {}. ({})", member, types->Name(container)));
       }

@@ -8,17 +8,6 @@
 #include <set>
 
 namespace coroner {
-namespace {
-
-bool ParseNumber(const std::string& s, uint64_t& out, int base) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  errno = 0;
-  out = std::strtoull(s.c_str(), &end, base);
-  return errno == 0 && end && *end == '\0';
-}
-
-}  // namespace
 
 Result<uint64_t> TotalPhysicalPages(const Session& s) {
   CORONER_TRY(const Kernel* k, s.GetKernel());
@@ -81,20 +70,7 @@ Result<PsResult> RunPs(const Session& s, const std::vector<std::string>& args) {
   } else {
     std::set<uint64_t> picked;
     for (const std::string& sel : selectors) {
-      uint64_t v = 0;
-      std::vector<const TaskInfo*> hits;
-      if (ParseNumber(sel, v, 10)) {
-        hits = tl->FindPid(static_cast<int32_t>(v));
-      } else if (ParseNumber(sel, v, 16) || (sel.rfind("0x", 0) == 0 && ParseNumber(sel.substr(2), v, 16))) {
-        if (const TaskInfo* t = tl->FindTask(v)) hits.push_back(t);
-      }
-      if (hits.empty()) {
-        std::string name = sel;
-        if (name.size() > 1 && name.front() == '\'' && name.back() == '\'') name = name.substr(1, name.size() - 2);
-        for (const TaskInfo& t : tl->tasks) {
-          if (t.comm == name) hits.push_back(&t);
-        }
-      }
+      std::vector<const TaskInfo*> hits = tl->Match(sel, true);
       if (hits.empty()) {
         r.warnings.push_back(fmt::format("invalid task or pid value: {}", sel));
       }

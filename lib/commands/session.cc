@@ -340,4 +340,22 @@ Result<uint64_t> Session::PageOffsetBase() const {
                "cannot find the direct map's base (page_offset_base) from VMCOREINFO alone");
 }
 
+Result<std::vector<const TaskInfo*>> SelectTasks(const Session& s, const std::vector<std::string>& args) {
+  CORONER_TRY(const TaskList* tl, s.Tasks());
+  std::vector<const TaskInfo*> out;
+  for (const std::string& a : args) {
+    if (!a.empty() && a[0] == '-') {
+      return Error(ErrorCode::kUnsupported, fmt::format("option {} is not supported yet", a));
+    }
+    std::vector<const TaskInfo*> hits = tl->Match(a, false);
+    if (hits.empty()) return Error(ErrorCode::kNotFound, fmt::format("invalid task or pid value: {}", a));
+    out.insert(out.end(), hits.begin(), hits.end());
+  }
+  if (args.empty()) {
+    CORONER_TRY(const TaskInfo* t, s.ContextTask());
+    out.push_back(t);
+  }
+  return out;
+}
+
 }  // namespace coroner

@@ -138,4 +138,9 @@ class Session {
   mutable std::string page_offset_source_;
 };
 
+// The tasks a command's arguments name: PIDs (decimal) or task addresses (hex); none selects
+// the current context (set, else the panic task), as crash does. An option or a value that names
+// no task is an error.
+Result<std::vector<const TaskInfo*>> SelectTasks(const Session& s, const std::vector<std::string>& args);
+
 }  // namespace coroner

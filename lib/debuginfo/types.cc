@@ -309,4 +309,25 @@ std::string TypeTable::Layout(TypeId id, bool offsets) const {
   return out;
 }
 
+std::optional<TypeTable::MemberLocation> TypeTable::FindMember(TypeId struct_id, std::string_view name) const {
+  // Anonymous members nest a few levels at most; the bound stops a malformed type table.
+  struct Finder {
+    const TypeTable& t;
+    std::optional<MemberLocation> operator()(TypeId id, std::string_view n, int depth) const {
+      if (depth > 16) return std::nullopt;
+      for (const TypeMember& m : t.Get(t.Resolve(id)).members) {
+        if (m.name == n) return MemberLocation{m.bit_offset, m.type, m.bit_size};
+        if (m.name.empty()) {
+          if (auto inner = (*this)(m.type, n, depth + 1)) {
+            inner->bit_offset += m.bit_offset;
+            return inner;
+          }
+        }
+      }
+      return std::nullopt;
+    }
+  };
+  return Finder{*this}(struct_id, name, 0);
+}
+
 }  // namespace coroner

@@ -104,6 +104,15 @@ class TypeTable {
   // are preferred to forward declarations.
   std::optional<TypeId> Find(std::string_view name) const;
 
+  // A member of a struct or union by name, looking through anonymous struct/union members as C
+  // does: its bit offset from the start, its type and (bitfields) its width.
+  struct MemberLocation {
+    uint64_t bit_offset = 0;
+    TypeId type = 0;
+    uint32_t bit_size = 0;
+  };
+  std::optional<MemberLocation> FindMember(TypeId struct_id, std::string_view name) const;
+
   // Skips typedefs and qualifiers.
   TypeId Resolve(TypeId id) const;
   // Size in bytes (through typedefs, qualifiers, arrays); nullopt for void, functions and

@@ -5,32 +5,6 @@
 #include <unordered_set>
 
 namespace coroner {
-namespace {
-
-// Finds `name` among a struct's members, looking through anonymous structs and unions.
-bool FindMemberBits(const TypeTable& types, TypeId struct_id, std::string_view name,
-                    uint64_t& bit_offset, TypeId& type, uint32_t& bit_size, int depth) {
-  if (depth > 16) return false;
-  const Type& t = types.Get(types.Resolve(struct_id));
-  for (const TypeMember& m : t.members) {
-    if (m.name == name) {
-      bit_offset = m.bit_offset;
-      type = m.type;
-      bit_size = m.bit_size;
-      return true;
-    }
-    if (m.name.empty()) {
-      uint64_t inner = 0;
-      if (FindMemberBits(types, m.type, name, inner, type, bit_size, depth + 1)) {
-        bit_offset = m.bit_offset + inner;
-        return true;
-      }
-    }
-  }
-  return false;
-}
-
-}  // namespace
 
 Result<TypeId> Kernel::StructType(std::string_view name) const {
   for (const char* kind : {"struct ", "union "}) {
@@ -65,11 +39,11 @@ Result<Field> Kernel::FieldOf(std::string_view struct_name, std::string_view pat
       size_t dot = rest.find('.');
       std::string_view part = rest.substr(0, dot);
       rest = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
-      uint64_t off = 0;
-      TypeId type = 0;
-      if (!FindMemberBits(types_, cur, part, off, type, bit_size, 0)) return std::nullopt;
-      bits += off;
-      cur = type;
+      auto m = types_.FindMember(cur, part);
+      if (!m) return std::nullopt;
+      bits += m->bit_offset;
+      bit_size = m->bit_size;
+      cur = m->type;
     }
     Field f;
     f.type = cur;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <map>
 #include <unordered_set>
 
@@ -106,6 +108,33 @@ std::vector<const TaskInfo*> TaskList::FindPid(int32_t pid) const {
     if (t.pid == pid) out.push_back(&t);
   }
   return out;
+}
+
+std::vector<const TaskInfo*> TaskList::Match(const std::string& selector, bool by_comm) const {
+  auto parse = [](const std::string& text, int base, uint64_t& out) {
+    if (text.empty()) return false;
+    char* end = nullptr;
+    errno = 0;
+    out = std::strtoull(text.c_str(), &end, base);
+    return errno == 0 && end && *end == '\0';
+  };
+  uint64_t v = 0;
+  std::vector<const TaskInfo*> hits;
+  if (parse(selector, 10, v)) hits = FindPid(static_cast<int32_t>(v));
+  if (hits.empty()) {
+    std::string hex = selector.rfind("0x", 0) == 0 ? selector.substr(2) : selector;
+    if (parse(hex, 16, v)) {
+      if (const TaskInfo* t = FindTask(v)) hits.push_back(t);
+    }
+  }
+  if (hits.empty() && by_comm) {
+    std::string name = selector;
+    if (name.size() > 1 && name.front() == '\'' && name.back() == '\'') name = name.substr(1, name.size() - 2);
+    for (const TaskInfo& t : tasks) {
+      if (t.comm == name) hits.push_back(&t);
+    }
+  }
+  return hits;
 }
 
 Result<TaskList> ReadTasks(const Kernel& k) {

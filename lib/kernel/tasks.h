@@ -48,6 +48,9 @@ struct TaskList {
 
   const TaskInfo* FindTask(uint64_t task) const;
   std::vector<const TaskInfo*> FindPid(int32_t pid) const;
+  // The tasks a crash-style argument names: a decimal PID (PID 0 names every CPU's idle task),
+  // else a task address in hex (0x optional), else, with by_comm, a command name.
+  std::vector<const TaskInfo*> Match(const std::string& selector, bool by_comm) const;
 };
 
 Result<TaskList> ReadTasks(const Kernel& k);

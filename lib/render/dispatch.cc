@@ -39,27 +39,8 @@ Handler Make(RunFn run, TextFn text, JsonFn js) {
 // prints it; the panic task by default.
 Result<std::string> RunTaskCommand(const Session& s, const Args& args, bool json) {
   CORONER_TRY(const Kernel* k, s.GetKernel());
-  CORONER_TRY(const TaskList* tl, s.Tasks());
   CORONER_TRY(TypeId task_type, k->StructType("task_struct"));
-  std::vector<const TaskInfo*> tasks;
-  for (const std::string& a : args) {
-    char* end = nullptr;
-    uint64_t v = std::strtoull(a.c_str(), &end, 10);
-    std::vector<const TaskInfo*> hits;
-    if (end && !*end) hits = tl->FindPid(static_cast<int32_t>(v));
-    if (hits.empty()) {
-      v = std::strtoull(a.c_str(), &end, 16);
-      if (end && !*end) {
-        if (const TaskInfo* t = tl->FindTask(v)) hits.push_back(t);
-      }
-    }
-    if (hits.empty()) return Error(ErrorCode::kNotFound, fmt::format("invalid task or pid value: {}", a));
-    tasks.insert(tasks.end(), hits.begin(), hits.end());
-  }
-  if (tasks.empty()) {
-    CORONER_TRY(const TaskInfo* t, s.ContextTask());
-    tasks.push_back(t);
-  }
+  CORONER_TRY(std::vector<const TaskInfo*> tasks, SelectTasks(s, args));
   ValueFormatter f(k->types(), k->memory(), &k->symbols());
   std::string out;
   nlohmann::ordered_json arr = nlohmann::ordered_json::array();
@@ -194,20 +175,11 @@ Result<std::string> RunSetCommand(const Session& s, const Args& args, bool json)
   CORONER_TRY(const TaskList* tl, s.Tasks());
   if (args.size() == 1) {
     const std::string& a = args[0];
-    char* end = nullptr;
-    uint64_t v = std::strtoull(a.c_str(), &end, 10);
-    const TaskInfo* t = nullptr;
-    if (end && !*end) {
-      auto hits = tl->FindPid(static_cast<int32_t>(v));
-      if (hits.size() == 1) t = hits[0];
-      if (hits.size() > 1) {
-        return Error(ErrorCode::kInvalidArgument, fmt::format("PID {} has {} tasks (one per CPU): give a task address", v, hits.size()));
-      }
+    auto hits = tl->Match(a, false);
+    if (hits.size() > 1) {
+      return Error(ErrorCode::kInvalidArgument, fmt::format("PID {} has {} tasks (one per CPU): give a task address", a, hits.size()));
     }
-    if (!t) {
-      v = std::strtoull(a.c_str(), &end, 16);
-      if (end && !*end) t = tl->FindTask(v);
-    }
+    const TaskInfo* t = hits.empty() ? nullptr : hits[0];
     if (!t) return Error(ErrorCode::kNotFound, fmt::format("invalid task or pid value: {}", a));
     CORONER_TRY_VOID(s.SetContext(t->task));
   }

@@ -79,3 +79,35 @@ def coroner_commands(d, commands, dump="vmcore.kdump-zlib", check=True):
         f.flush()
         p = run([d / dump, "-i", f.name], check=check)
     return p.stdout if check else p.stdout + p.stderr
+
+
+def extra_pids(d):
+    """The guest's named processes (helper, loop, sleep, init) -> PID, from extra-pids.txt."""
+    return {k: int(v) for k, v in (kv.split("=") for kv in (d / "guest-view/extra-pids.txt").read_text().split())}
+
+
+def drgn_json(d, body, dump="vmcore.kdump-zlib"):
+    """Runs drgn 0.0.22 (Debian's python3-drgn, in the system interpreter) on a kernel dir's dump
+    with its vmlinux: `body` is Python run with `prog` ready that prints one JSON document."""
+    script = (f"import drgn, json, sys\nprog = drgn.Program()\nprog.set_core_dump({str(d / dump)!r})\n"
+              f"prog.load_debug_info([{str(d / 'vmlinux')!r}])\n") + body
+    p = subprocess.run(["/usr/bin/python3", "-c", script], capture_output=True, text=True, timeout=900)
+    if p.returncode != 0:
+        raise AssertionError(f"drgn failed on {d.name}: {p.stderr[-500:]}")
+    return json.loads(p.stdout)
+
+
+def coroner_members(d, struct, extra=()):
+    """(name, byte offset) of every member of a struct, anonymous members flattened, and its size,
+    from coroner's `struct --json` (extra: more arguments, e.g. the vmlinux)."""
+    j = json.loads(run([d / "vmcore.kdump-zlib", *extra, "--json", "-c", f"struct {struct}"]).stdout)
+    out = []
+
+    def walk(members):
+        for m in members:
+            if "members" in m and not m["name"]:
+                walk(m["members"])
+            else:
+                out.append([m["name"], m["offset"]])
+    walk(j["members"])
+    return {"size": j["size"], "members": out}

@@ -10,7 +10,7 @@ import json
 import re
 import unittest
 
-from common import crash_commands, require_dumps, run
+from common import crash_commands, extra_pids, require_dumps, run
 
 FORM = "vmcore.elf"  # keeps slab pages (task structs) on every kernel
 PANIC_FNS = ("panic", "vpanic")
@@ -96,7 +96,7 @@ class BtAgainstKernel(unittest.TestCase):
     def test_blocked_helper_equals_proc_stack(self):
         for d in self.dirs:
             with self.subTest(kernel=d.name):
-                extra = dict(kv.split("=") for kv in (d / "guest-view/extra-pids.txt").read_text().split())
+                extra = extra_pids(d)
                 (task,) = bt_json(d, f"bt {extra['helper']}")
                 ours = [f["symbol"] for f in task["frames"]]
                 # /proc/PID/stack starts below schedule(); the unwinder starts in __schedule.
@@ -118,7 +118,7 @@ class BtAgainstCrash(unittest.TestCase):
 
     def test_same_frames_as_crash(self):
         for d in self.dirs:
-            extra = dict(kv.split("=") for kv in (d / "guest-view/extra-pids.txt").read_text().split())
+            extra = extra_pids(d)
             theirs = crash_commands(d, ["bt", f"bt {extra['helper']}"])
             ours_panic = run([d / "vmcore.kdump-zlib", "-c", "bt"]).stdout
             ours_helper = run([d / "vmcore.kdump-zlib", "-c", f"bt {extra['helper']}"]).stdout
@@ -138,7 +138,7 @@ class BtAgainstCrash(unittest.TestCase):
         """bt -f (each frame's stack words) and bt -t (every text address on the stack) of the
         blocked helper are crash's text, the pause-entry alias aside."""
         for d in self.dirs:
-            extra = dict(kv.split("=") for kv in (d / "guest-view/extra-pids.txt").read_text().split())
+            extra = extra_pids(d)
             h = extra["helper"]
             theirs = crash_commands(d, [f"bt -f {h}", f"bt -t {h}"])
             ours = run([d / "vmcore.kdump-zlib", "-c", f"bt -f {h}; bt -t {h}"]).stdout

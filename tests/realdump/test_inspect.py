@@ -11,15 +11,11 @@ import json
 import re
 import unittest
 
-from common import coroner_commands, crash_commands, require_dumps, run
+from common import coroner_commands, crash_commands, extra_pids, require_dumps, run
 
 # Forms that keep slab pages (dentries, files, VMAs) on every kernel: makedumpfile 1.7.2's
 # -d 31 drops them on 6.12+.
 FORM = "vmcore.elf"
-
-
-def extra_pids(d):
-    return {k: int(v) for k, v in (kv.split("=") for kv in (d / "guest-view/extra-pids.txt").read_text().split())}
 
 
 def coroner_json(d, command, form=FORM):

@@ -1,10 +1,9 @@
 """`p` with no vmlinux (BTF types, kallsyms, a table of well-known globals) against crash 8.0.2
 with the DWARF vmlinux, and against drgn where crash cannot open the dump."""
 import json
-import subprocess
 import unittest
 
-from common import require_dumps, run
+from common import drgn_json, require_dumps, run
 from test_symbols_types import coroner, crash, normalize
 
 EXPRESSIONS = [
@@ -15,11 +14,7 @@ EXPRESSIONS = [
 
 
 def drgn_values(d):
-    script = f"""
-import drgn, json
-prog = drgn.Program()
-prog.set_core_dump({str(d / 'vmcore.kdump-zlib')!r})
-prog.load_debug_info([{str(d / 'vmlinux')!r}])
+    return drgn_json(d, f"""
 print(json.dumps({{
   'nr_cpu_ids': prog['nr_cpu_ids'].value_(),
   'jiffies': prog['jiffies_64'].value_(),  # jiffies is a linker alias of jiffies_64
@@ -29,11 +24,7 @@ print(json.dumps({{
   'max_pfn': prog['max_pfn'].value_(),
   'release': prog['init_uts_ns'].name.release.string_().decode(),
 }}))
-"""
-    p = subprocess.run(["/usr/bin/python3", "-c", script], capture_output=True, text=True, timeout=900)
-    if p.returncode != 0:
-        raise AssertionError(f"drgn failed on {d.name}: {p.stderr[-500:]}")
-    return json.loads(p.stdout)
+""")
 
 
 def value(d, expr):

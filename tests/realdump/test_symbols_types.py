@@ -3,10 +3,9 @@ crash 8.0.2 with the DWARF vmlinux on the same dump, and against drgn where cras
 the dump (6.12 and later)."""
 import json
 import re
-import subprocess
 import unittest
 
-from common import coroner_commands, crash_commands, require_dumps, run
+from common import coroner_commands, coroner_members, crash_commands, drgn_json, require_dumps, run
 
 STRUCTS = ["task_struct", "page", "mm_struct", "zone", "printk_ringbuffer"]
 SYMBOLS = ["jiffies", "init_task", "schedule", "sysrq_handle_crash", "init_uts_ns"]
@@ -36,11 +35,7 @@ def normalize(text):
 
 def drgn_members(d, struct):
     """(name, byte offset) of every member, anonymous members flattened, from drgn + DWARF."""
-    script = f"""
-import drgn, json, sys
-prog = drgn.Program()
-prog.set_core_dump({str(d / 'vmcore.kdump-zlib')!r})
-prog.load_debug_info([{str(d / 'vmlinux')!r}])
+    return drgn_json(d, f"""
 out = []
 def walk(t, base):
     for m in t.members:
@@ -51,26 +46,8 @@ def walk(t, base):
 t = prog.type('struct {struct}')
 walk(t, 0)
 print(json.dumps({{'size': t.size, 'members': out}}))
-"""
-    # Debian's python3-drgn lives in the system interpreter.
-    p = subprocess.run(["/usr/bin/python3", "-c", script], capture_output=True, text=True, timeout=900)
-    if p.returncode != 0:
-        raise AssertionError(f"drgn failed on {d.name}: {p.stderr[-500:]}")
-    return json.loads(p.stdout)
+""")
 
-
-def coroner_members(d, struct):
-    j = json.loads(run([d / "vmcore.kdump-zlib", "--json", "-c", f"struct {struct}"]).stdout)
-    out = []
-
-    def walk(members):
-        for m in members:
-            if "members" in m and not m["name"]:
-                walk(m["members"])
-            else:
-                out.append([m["name"], m["offset"]])
-    walk(j["members"])
-    return {"size": j["size"], "members": out}
 
 
 class SymbolsAndTypes(unittest.TestCase):

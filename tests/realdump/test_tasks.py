@@ -10,7 +10,7 @@ import json
 import re
 import unittest
 
-from common import crash_commands, require_dumps, run
+from common import crash_commands, extra_pids, require_dumps, run
 
 # The forms that keep slab pages on every kernel (makedumpfile 1.7.2 -d 31 drops them on 6.12+).
 TASK_FORMS = ["vmcore.elf", "vmcore.kdump-zlib-d23"]
@@ -26,7 +26,7 @@ def guest_tasks(d):
     for line in (d / "guest-view/ps.txt").read_text().splitlines()[1:]:
         pid, ppid, _state, _comm = line.split(None, 3)
         ppids[int(pid)] = int(ppid)
-    extra = dict(kv.split("=") for kv in (d / "guest-view/extra-pids.txt").read_text().split())
+    extra = extra_pids(d)
     return threads, ppids, {k: int(v) for k, v in extra.items()}
 
 
@@ -196,7 +196,7 @@ class PsAgainstCrash(unittest.TestCase):
             anon_file = sum(int(re.search(rf"{k}:\s+(\d+) kB", status).group(1)) for k in ("RssAnon", "RssFile"))
             helper = [l for l in crash if l.endswith("  helper")][0]
             # ps -t: run, start, user and system times, crash's text.
-            extra = dict(kv.split("=") for kv in (d / "guest-view/extra-pids.txt").read_text().split())
+            extra = extra_pids(d)
             theirs_t = crash_commands(d, [f"ps -t 1 {extra['helper']}"])
             ours_t = run([d / "vmcore.kdump-zlib", "-c", f"ps -t 1 {extra['helper']}"]).stdout
             self.assertEqual(ours_t.strip(), theirs_t.strip())
@@ -249,7 +249,7 @@ class EvalSetList(unittest.TestCase):
         for d in self.dirs:
             if not d.name.startswith("5.10"):
                 continue
-            extra = dict(kv.split("=") for kv in (d / "guest-view/extra-pids.txt").read_text().split())
+            extra = extra_pids(d)
             cmds = ["eval 0x10 * 3", "eval 1 << 20", "eval 100 / 7", "set", f"set {extra['helper']}", "bt",
                     "list -H modules -o module.list -s module.name"]
             theirs = crash_commands(d, cmds)
@@ -345,7 +345,7 @@ class ForeachAndTask(unittest.TestCase):
         for d in self.dirs:
             if not d.name.startswith("5.10"):
                 continue
-            extra = dict(kv.split("=") for kv in (d / "guest-view/extra-pids.txt").read_text().split())
+            extra = extra_pids(d)
             helper = extra["helper"]
             theirs = crash_commands(d, [f"task {helper}", "foreach IN ps"])
             ours_task = run([d / "vmcore.kdump-zlib", "-c", f"task {helper}"]).stdout

@@ -17,7 +17,8 @@ import time
 import unittest
 from pathlib import Path
 
-from common import CACHE, crash_commands, require_dumps, run
+from common import CACHE, crash_commands, drgn_json, require_dumps, run
+from common import coroner_members as dump_members
 
 STRUCTS = ["task_struct", "mm_struct", "page", "zone"]
 
@@ -61,11 +62,7 @@ def normalize(text):
 
 
 def drgn_reference(d):
-    script = f"""
-import drgn, json
-prog = drgn.Program()
-prog.set_core_dump({str(d / 'vmcore.kdump-zlib')!r})
-prog.load_debug_info([{str(d / 'vmlinux')!r}])
+    return drgn_json(d, f"""
 def members(name):
     out = []
     def walk(t, base):
@@ -83,25 +80,11 @@ print(json.dumps({{
   'cmdline': prog['saved_command_line'].string_().decode(),
   'release': prog['init_uts_ns'].name.release.string_().decode(),
 }}))
-"""
-    p = subprocess.run(["/usr/bin/python3", "-c", script], capture_output=True, text=True, timeout=900)
-    if p.returncode != 0:
-        raise AssertionError(f"drgn failed on {d.name}: {p.stderr[-500:]}")
-    return json.loads(p.stdout)
+""")
 
 
 def coroner_members(d, struct):
-    j = json.loads(run([d / "vmcore.kdump-zlib", d / "vmlinux", "--json", "-c", f"struct {struct}"]).stdout)
-    out = []
-
-    def walk(members):
-        for m in members:
-            if "members" in m and not m["name"]:
-                walk(m["members"])
-            else:
-                out.append([m["name"], m["offset"]])
-    walk(j["members"])
-    return {"size": j["size"], "members": out}
+    return dump_members(d, struct, extra=(d / "vmlinux",))
 
 
 def p_value(d, expr):
