@@ -181,16 +181,25 @@ Result<const SymbolTable*> Session::AllSymbols() const {
     symbol_warnings_.push_back("module symbols: " + k.error().ToString());
     return core;
   }
-  auto mods = ReadModules(**k);
+  auto mods = Modules();
   if (!mods) {
     symbol_warnings_.push_back("module symbols: " + mods.error().ToString());
     return core;
   }
   SymbolTable::Builder b;
   b.AddAll(*core);
-  AddModuleSymbols(**k, *mods, b, symbol_warnings_);
+  AddModuleSymbols(**k, **mods, b, symbol_warnings_);
   all_symbols_ = std::move(b).Build();
   return &*all_symbols_;
+}
+
+Result<const std::vector<ModuleInfo>*> Session::Modules() const {
+  if (!modules_) {
+    CORONER_TRY(const Kernel* k, GetKernel());
+    modules_ = ReadModules(*k);
+  }
+  if (!*modules_) return modules_->error();
+  return &**modules_;
 }
 
 Result<const TypeTable*> Session::Types() const {
@@ -289,6 +298,12 @@ Result<const OrcTable*> Session::Orc() const {
   if (!t) {
     orc_error_ = std::move(t).error().WithContext("reading the ORC unwind tables");
     return *orc_error_;
+  }
+  if (auto mods = Modules()) {
+    for (const ModuleInfo& m : **mods) {
+      auto added = t->AddModule(*k, m.module, m.base, m.base + m.text_size);
+      if (!added) symbol_warnings_.push_back(fmt::format("ORC of module {}: {}", m.name, added.error().ToString()));
+    }
   }
   orc_ = std::move(*t);
   return &*orc_;

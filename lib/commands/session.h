@@ -18,6 +18,7 @@
 #include "lib/dump/dump.h"
 #include "lib/kernel/bug_table.h"
 #include "lib/kernel/kernel.h"
+#include "lib/kernel/modules.h"
 #include "lib/kernel/orc.h"
 #include "lib/kernel/tasks.h"
 #include "lib/memory/kernel_memory.h"
@@ -74,6 +75,8 @@ class Session {
   // the kernel's alone, with a warning in symbol_warnings(), when the modules cannot be read.
   Result<const SymbolTable*> AllSymbols() const;
   const std::vector<std::string>& symbol_warnings() const { return symbol_warnings_; }
+  // The loaded modules (the kernel's `modules` list), read once.
+  Result<const std::vector<ModuleInfo>*> Modules() const;
   // Kernel types, from the dump's own BTF (__start_BTF..__stop_BTF) on first use.
   Result<const TypeTable*> Types() const;
   // The dump's own BTF types, whatever else the session has.
@@ -89,7 +92,8 @@ class Session {
   Result<const TaskInfo*> ContextTask() const;
   Result<void> SetContext(uint64_t task) const;
 
-  // The kernel's ORC unwind tables, read from memory once.
+  // The kernel's ORC unwind tables and every loaded module's, read from memory once (a module
+  // whose table cannot be read is left out, with a warning in symbol_warnings()).
   Result<const OrcTable*> Orc() const;
   // The BUG()/WARN() table, read once.
   Result<const BugTable*> Bugs() const;
@@ -125,6 +129,7 @@ class Session {
   mutable std::optional<uint64_t> page_offset_base_;
   mutable std::unique_ptr<Kernel> kernel_;
   mutable std::optional<SymbolTable> all_symbols_;
+  mutable std::optional<Result<std::vector<ModuleInfo>>> modules_;
   mutable std::vector<std::string> symbol_warnings_;
   mutable std::optional<TaskList> tasks_;
   mutable std::optional<OrcTable> orc_;

@@ -29,15 +29,16 @@ Result<std::vector<ModuleInfo>> ReadModules(const Kernel& k) {
       for (uint64_t t = 0; t < kCoreMemTypes; ++t) {
         uint64_t mm = m + mem.offset + t * mm_size;
         CORONER_TRY(uint64_t size, k.ReadField(mm, "module_memory", "size"));
-        if (t == 0) CORONER_TRY_VOID([&]() -> Result<void> {
+        if (t == 0) {
           CORONER_TRY(info.base, k.ReadField(mm, "module_memory", "base"));
-          return Ok();
-        }());
+          info.text_size = size;
+        }
         info.size += size;
       }
     } else {
       CORONER_TRY(info.base, k.ReadField(m, "module", "core_layout.base"));
       CORONER_TRY(info.size, k.ReadField(m, "module", "core_layout.size"));
+      CORONER_TRY(info.text_size, k.ReadField(m, "module", "core_layout.text_size"));
     }
     out.push_back(std::move(info));
   }

@@ -16,6 +16,7 @@ struct ModuleInfo {
   std::string name;
   uint64_t base = 0;    // core text (the address /proc/modules prints)
   uint64_t size = 0;    // core size, as /proc/modules
+  uint64_t text_size = 0;  // the core text at `base` (MOD_TEXT, or core_layout.text_size)
   uint64_t state = 0;   // MODULE_STATE_LIVE 0, COMING 1, GOING 2, UNFORMED 3
   uint64_t taints = 0;
 };

@@ -49,41 +49,72 @@ Result<OrcTable> OrcTable::Load(const Kernel& k) {
                  "the kernel's types have no struct orc_entry with sp_reg, bp_reg, type and end/signal");
   }
 
-  std::vector<std::byte> raw_ips(n * 4);
-  CORONER_TRY_VOID(k.memory().Read(ip_start, raw_ips));
-  t.entries_.resize(n * kEntrySize);
-  CORONER_TRY_VOID(k.memory().Read(orc_start, std::as_writable_bytes(std::span(t.entries_))));
-  t.ips_.resize(n);
-  for (uint64_t i = 0; i < n; ++i) {
-    int32_t rel;
-    std::memcpy(&rel, raw_ips.data() + 4 * i, 4);
-    t.ips_[i] = ip_start + 4 * i + static_cast<int64_t>(rel);
-  }
-  // The build sorts both tables together (scripts/sorttable); sort here if a kernel did not.
-  if (!std::is_sorted(t.ips_.begin(), t.ips_.end())) {
-    std::vector<uint64_t> order(n);
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](uint64_t a, uint64_t b) { return t.ips_[a] < t.ips_[b]; });
-    std::vector<uint64_t> ips(n);
-    std::vector<uint8_t> entries(n * kEntrySize);
-    for (uint64_t i = 0; i < n; ++i) {
-      ips[i] = t.ips_[order[i]];
-      std::memcpy(&entries[i * kEntrySize], &t.entries_[order[i] * kEntrySize], kEntrySize);
-    }
-    t.ips_ = std::move(ips);
-    t.entries_ = std::move(entries);
+  CORONER_TRY(t.kernel_, ReadSegment(k, ip_start, orc_start, n));
+  if (!t.kernel_.ips.empty()) {
+    t.kernel_.start = t.kernel_.ips.front();
+    t.kernel_.end = 0xffffffffc0000000ull;  // the module area starts there
   }
   CORONER_TRY_VOID(t.DetectRegisters());
   return t;
 }
 
+Result<OrcTable::Segment> OrcTable::ReadSegment(const Kernel& k, uint64_t ip_table, uint64_t orc_table,
+                                                uint64_t n) {
+  Segment seg;
+  std::vector<std::byte> raw_ips(n * 4);
+  CORONER_TRY_VOID(k.memory().Read(ip_table, raw_ips));
+  seg.entries.resize(n * kEntrySize);
+  CORONER_TRY_VOID(k.memory().Read(orc_table, std::as_writable_bytes(std::span(seg.entries))));
+  seg.ips.resize(n);
+  for (uint64_t i = 0; i < n; ++i) {
+    int32_t rel;
+    std::memcpy(&rel, raw_ips.data() + 4 * i, 4);
+    seg.ips[i] = ip_table + 4 * i + static_cast<int64_t>(rel);
+  }
+  // The build (scripts/sorttable) and the module loader sort both tables together; sort here if
+  // a table is not.
+  if (!std::is_sorted(seg.ips.begin(), seg.ips.end())) {
+    std::vector<uint64_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](uint64_t a, uint64_t b) { return seg.ips[a] < seg.ips[b]; });
+    std::vector<uint64_t> ips(n);
+    std::vector<uint8_t> entries(n * kEntrySize);
+    for (uint64_t i = 0; i < n; ++i) {
+      ips[i] = seg.ips[order[i]];
+      std::memcpy(&entries[i * kEntrySize], &seg.entries[order[i] * kEntrySize], kEntrySize);
+    }
+    seg.ips = std::move(ips);
+    seg.entries = std::move(entries);
+  }
+  return seg;
+}
+
+Result<void> OrcTable::AddModule(const Kernel& k, uint64_t module, uint64_t text_start, uint64_t text_end) {
+  CORONER_TRY(uint64_t n, k.ReadField(module, "module", "arch.num_orcs"));
+  CORONER_TRY(uint64_t ip_table, k.ReadField(module, "module", "arch.orc_unwind_ip"));
+  CORONER_TRY(uint64_t orc_table, k.ReadField(module, "module", "arch.orc_unwind"));
+  if (n == 0) return Ok();
+  if (n > kMaxEntries || text_end <= text_start) {
+    return Error(ErrorCode::kBadData, fmt::format("module {:#x}: {} ORC entries for text {:#x}..{:#x}",
+                                                  module, n, text_start, text_end));
+  }
+  CORONER_TRY(Segment seg, ReadSegment(k, ip_table, orc_table, n));
+  seg.start = text_start;
+  seg.end = text_end;
+  auto at = std::upper_bound(modules_.begin(), modules_.end(), text_start,
+                             [](uint64_t a, const Segment& m) { return a < m.start; });
+  modules_.insert(at, std::move(seg));
+  return Ok();
+}
+
 Result<void> OrcTable::DetectRegisters() {
   std::array<uint64_t, 16> sp_votes{}, prev_votes{};
-  for (size_t i = 0; i + kEntrySize <= entries_.size(); i += kEntrySize) {
+  const std::vector<uint8_t>& entries = kernel_.entries;
+  for (size_t i = 0; i + kEntrySize <= entries.size(); i += kEntrySize) {
     int16_t bp_offset;
     uint16_t word;
-    std::memcpy(&bp_offset, &entries_[i + 2], 2);
-    std::memcpy(&word, &entries_[i + 4], 2);
+    std::memcpy(&bp_offset, &entries[i + 2], 2);
+    std::memcpy(&word, &entries[i + 4], 2);
     uint32_t type = Extract(word, type_.shift, type_.size);
     bool call = new_layout_ ? type == 2 : type == 0;
     if (call) ++sp_votes[Extract(word, sp_reg_.shift, sp_reg_.size) & 15];
@@ -143,11 +174,19 @@ OrcEntry OrcTable::Decode(const uint8_t* raw) const {
   return e;
 }
 
+std::optional<OrcEntry> OrcTable::FindIn(const Segment& seg, uint64_t ip) const {
+  if (seg.ips.empty() || ip < seg.ips.front() || ip < seg.start || ip >= seg.end) return std::nullopt;
+  auto it = std::upper_bound(seg.ips.begin(), seg.ips.end(), ip);
+  size_t i = static_cast<size_t>(it - seg.ips.begin()) - 1;
+  return Decode(&seg.entries[i * kEntrySize]);
+}
+
 std::optional<OrcEntry> OrcTable::Find(uint64_t ip) const {
-  if (ips_.empty() || ip < ips_.front() || ip >= 0xffffffffc0000000ull) return std::nullopt;
-  auto it = std::upper_bound(ips_.begin(), ips_.end(), ip);
-  size_t i = static_cast<size_t>(it - ips_.begin()) - 1;
-  return Decode(&entries_[i * kEntrySize]);
+  if (ip < kernel_.end) return FindIn(kernel_, ip);
+  auto it = std::upper_bound(modules_.begin(), modules_.end(), ip,
+                             [](uint64_t a, const Segment& m) { return a < m.start; });
+  if (it == modules_.begin()) return std::nullopt;
+  return FindIn(*std::prev(it), ip);
 }
 
 }  // namespace coroner

@@ -12,7 +12,11 @@
 // register most CALL entries compute the CFA from is SP, and the one most saved-BP entries
 // (negative offset) are relative to is PREV_SP.
 //
+// Each loaded module has its own table (mod->arch.orc_unwind_ip / orc_unwind / num_orcs), in
+// the vmlinux's layout and numbering; AddModule() adds one for the module's core text.
+//
 //   CORONER_TRY(OrcTable orc, OrcTable::Load(kernel));
+//   for (const ModuleInfo& m : modules) orc.AddModule(kernel, m.module, m.base, m.base + m.text_size);
 //   std::optional<OrcEntry> e = orc.Find(ip);
 #pragma once
 
@@ -45,11 +49,22 @@ struct OrcEntry {
 
 class OrcTable {
  public:
+  // One table (raw entries, as in memory): the kernel's or a module's.
+  struct Segment {
+    uint64_t start = 0, end = 0;  // the text it covers
+    std::vector<uint64_t> ips;    // absolute, ascending
+    std::vector<uint8_t> entries; // 6 bytes each
+  };
   static Result<OrcTable> Load(const Kernel& k);
 
-  // The entry covering `ip` (the last table ip <= ip), or nullopt outside the kernel image.
+  // Adds a loaded module's table, covering its core text [text_start, text_end).
+  Result<void> AddModule(const Kernel& k, uint64_t module, uint64_t text_start, uint64_t text_end);
+
+  // The entry covering `ip` (the last table ip <= ip), or nullopt outside the kernel image and
+  // the added modules' text.
   std::optional<OrcEntry> Find(uint64_t ip) const;
-  size_t size() const { return ips_.size(); }
+  size_t size() const { return kernel_.ips.size(); }
+  const std::vector<Segment>& module_tables() const { return modules_; }
   bool new_layout() const { return new_layout_; }
   // "5.10-6.x (SP 5, PREV_SP 1)" or "7.x (SP 3, PREV_SP 8)".
   const std::string& register_numbering() const { return numbering_; }
@@ -63,9 +78,10 @@ class OrcTable {
     uint32_t shift = 0;  // from bit 32 (the start of the bitfield word)
     uint32_t size = 0;
   };
-  std::vector<uint64_t> ips_;   // absolute, ascending
-  std::vector<uint8_t> entries_;  // 6 bytes each
-  uint64_t text_end_ = 0;
+  static Result<Segment> ReadSegment(const Kernel& k, uint64_t ip_table, uint64_t orc_table, uint64_t n);
+  std::optional<OrcEntry> FindIn(const Segment& seg, uint64_t ip) const;
+  Segment kernel_;
+  std::vector<Segment> modules_;  // ordered by start
   bool new_layout_ = false;
   Bits sp_reg_, bp_reg_, type_, flag_;  // flag_: `end` (old) or `signal` (new)
   std::array<OrcReg, 16> regs_{};       // raw register number -> meaning

@@ -122,7 +122,7 @@ Result<Backtrace> Unwind(const Kernel& k, const OrcTable& orc, const UnwindStart
     uint64_t lookup = signal ? ip : ip - 1;
     std::optional<OrcEntry> e = orc.Find(lookup);
     if (!e) {
-      bt.stopped = fmt::format("no ORC data for {:#x} (module text is not unwound yet)", ip);
+      bt.stopped = fmt::format("no ORC data for {:#x} (not in the kernel image or a loaded module's text)", ip);
       break;
     }
     if (e->type == OrcType::kEndOfStack) break;
