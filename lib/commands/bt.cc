@@ -53,6 +53,8 @@ Result<BtResult> RunBt(const Session& s, const std::vector<std::string>& args) {
       r.frame_data = true;
     } else if (a == "-t") {
       r.text_scan = true;
+    } else if (a == "-l") {
+      r.lines = true;
     } else if (a == "-c") {
       if (i + 1 >= args.size()) return Error(ErrorCode::kInvalidArgument, "-c needs a CPU number");
       char* end = nullptr;
@@ -64,6 +66,11 @@ Result<BtResult> RunBt(const Session& s, const std::vector<std::string>& args) {
     } else {
       selectors.push_back(a);
     }
+  }
+  if (r.lines && !s.dwarf()) {
+    return Error(ErrorCode::kUnsupported,
+                 "bt -l needs source line tables, which only a vmlinux with DWARF has; none is loaded "
+                 "(give it after the dump, or install the kernel's -dbg package)");
   }
   CORONER_TRY(const Kernel* k, s.GetKernel());
   CORONER_TRY(const TaskList* tl, s.Tasks());
@@ -138,6 +145,10 @@ Result<BtResult> RunBt(const Session& s, const std::vector<std::string>& args) {
       if (auto m = syms->LookupAddress(bf.frame.ip)) {
         bf.symbol = std::string(m->symbol->name);
         bf.offset = m->offset;
+      }
+      if (r.lines) {
+        uint64_t at = bf.frame.exact_ip ? bf.frame.ip : bf.frame.ip - 1;
+        if (auto line = s.LineAt(at)) bf.line = fmt::format("{}: {}", line->file, line->line);
       }
       bt.frames.push_back(std::move(bf));
     }

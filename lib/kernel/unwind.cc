@@ -113,6 +113,7 @@ Result<Backtrace> Unwind(const Kernel& k, const OrcTable& orc, const UnwindStart
   first.ip = ip;
   first.slot = start.first_slot ? start.first_slot : sp;
   if (start.interrupted && regs) first.exception = regs;
+  first.exact_ip = start.signal;
   bt.frames.push_back(first);
   std::string current_stack = stacks.Name(sp);
   std::set<std::pair<uint64_t, uint64_t>> seen{{ip, sp}};
@@ -261,6 +262,7 @@ Result<Backtrace> Unwind(const Kernel& k, const OrcTable& orc, const UnwindStart
     sp = new_sp;
     signal = new_signal;
     f.ip = ip;
+    f.exact_ip = new_signal;
     std::string stack = stacks.Name(sp);
     if (stack != current_stack) {
       f.left_stack = current_stack;

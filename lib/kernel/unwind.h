@@ -43,6 +43,9 @@ struct StackFrame {
   // function being left, so the frame is certain; else crash's and the kernel's "?" frame.
   bool scanned = false;
   bool verified = false;
+  // ip is where execution was (an exception or interrupt RIP, or the registers the unwind
+  // started from), not a return address: its source line is ip's own, not ip - 1's.
+  bool exact_ip = false;
 };
 
 struct Backtrace {

@@ -368,7 +368,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
                "tasks: ps [-k|-u] [-G] [-p|-c|-t] [PID|TASK|COMMAND]..."}},
       {"sys", {Make(RunSys, RenderSysText, RenderSysJson), "system summary: sys [-t]"}},
       {"bt", {Make(RunBt, RenderBtText, RenderBtJson),
-               "backtrace (ORC from the dump): bt [-a] [-c CPU] [-s] [-f] [-t] [PID|TASK]..."}},
+               "backtrace (ORC from the dump): bt [-a] [-c CPU] [-s] [-f] [-t] [-l] [PID|TASK]..."}},
       {"mod", {Make(RunMod, RenderModText, RenderModJson), "loaded modules: mod"}},
       {"kmem", {Make(RunKmem, RenderKmemText, RenderKmemJson), "memory: kmem -i (summary), kmem -s (slab caches)"}},
       {"task", {RunTaskCommand, "a task's task_struct and thread_info: task [PID|TASK]..."}},

@@ -235,6 +235,7 @@ std::string RenderBtText(const BtResult& r) {
       std::string name = f.symbol.empty() ? "(unknown)" : (r.offsets ? SymOff(f) : f.symbol);
       if (f.frame.scanned && !f.frame.verified) name = "? " + name;
       out += fmt::format("{:>3} [{:016x}] {} at {:016x}\n", fmt::format("#{}", i), f.frame.slot, name, f.frame.ip);
+      if (!f.line.empty()) out += fmt::format("    {}\n", f.line);
       for (size_t w = 0; w < f.data.size(); w += 2) {
         out += fmt::format("    {:016x}: {:016x} ", f.data_start + 8 * w, f.data[w]);
         if (w + 1 < f.data.size()) out += fmt::format("{:016x} ", f.data[w + 1]);
@@ -270,6 +271,8 @@ nlohmann::ordered_json RenderBtJson(const BtResult& r) {
       jf["offset"] = f.offset;
       if (f.frame.exception) jf["exception_regs"] = regs_json(*f.frame.exception);
       if (!f.bug.empty()) jf["bug"] = f.bug;
+      if (r.lines) jf["line"] = f.line.empty() ? json(nullptr) : json(f.line);
+      jf["exact_ip"] = f.frame.exact_ip;  // not a return address
       if (!f.data.empty()) {
         json words = json::array();
         for (uint64_t w : f.data) words.push_back(fmt::format("{:#x}", w));
