@@ -48,6 +48,7 @@ Result<PsResult> RunPs(const Session& s, const std::vector<std::string>& args) {
           case 'p': r.mode = PsResult::Mode::kParents; break;
           case 'c': r.mode = PsResult::Mode::kChildren; break;
           case 't': r.mode = PsResult::Mode::kTimes; break;
+          case 'a': r.mode = PsResult::Mode::kArgs; break;
           default:
             return Error(ErrorCode::kUnsupported, fmt::format("option -{} is not supported yet", c));
         }
@@ -78,6 +79,10 @@ Result<PsResult> RunPs(const Session& s, const std::vector<std::string>& args) {
         if (picked.insert(t->task).second) chosen.push_back(t);
       }
     }
+    // crash lists the selected tasks in its task order (by PID), not the arguments' order.
+    std::sort(chosen.begin(), chosen.end(), [&](const TaskInfo* a, const TaskInfo* b) {
+      return a - tl->tasks.data() < b - tl->tasks.data();
+    });
   }
   std::vector<const TaskInfo*> filtered;
   for (const TaskInfo* t : chosen) {
@@ -112,6 +117,43 @@ Result<PsResult> RunPs(const Session& s, const std::vector<std::string>& args) {
     }
     std::stable_sort(r.times.begin(), r.times.end(),
                      [](const PsTimes& a, const PsTimes& b) { return a.start_time < b.start_time; });
+    return r;
+  }
+  if (r.mode == PsResult::Mode::kArgs) {
+    CORONER_TRY(const Kernel* k, s.GetKernel());
+    for (const TaskInfo* t : filtered) {
+      PsArgs pa;
+      pa.task = *t;
+      pa.user_stack = t->mm != 0;
+      if (pa.user_stack) {
+        CORONER_TRY(UserMemory um, s.UserMemoryOf(*t));
+        // Page by page, so a failure names the page's address as crash does.
+        auto read_range = [&](std::string_view from, std::string_view to, std::string& out) -> Result<bool> {
+          CORONER_TRY(uint64_t start, k->ReadField(t->mm, "mm_struct", from));
+          CORONER_TRY(uint64_t end, k->ReadField(t->mm, "mm_struct", to));
+          if (end < start || end - start > (1u << 21)) {
+            return Error(ErrorCode::kBadData, fmt::format("PID {}: mm_struct.{} {:#x} .. {} {:#x} is not a range",
+                                                          t->pid, from, start, to, end));
+          }
+          out.resize(end - start);
+          for (uint64_t a = start; a < end;) {
+            uint64_t n = std::min<uint64_t>(4096 - (a & 0xfff), end - a);
+            auto rd = um.Read(a, std::as_writable_bytes(std::span(out.data() + (a - start), n)));
+            if (!rd) {
+              pa.error = rd.error().ToString();
+              pa.error_address = a;
+              out.resize(a - start);
+              return false;
+            }
+            a += n;
+          }
+          return true;
+        };
+        CORONER_TRY(bool ok, read_range("arg_start", "arg_end", pa.args));
+        if (ok) CORONER_TRY_VOID(read_range("env_start", "env_end", pa.env));
+      }
+      r.args.push_back(std::move(pa));
+    }
     return r;
   }
   for (const TaskInfo* t : filtered) {

@@ -2,8 +2,8 @@
 // marking each CPU's active task, kernel threads in brackets).
 // Options: -k (kernel threads), -u (user tasks), -G (thread-group leaders only), -p (the
 // parents of each selected task), -c (its children), -t (run time, start time, user and system
-// time, in start order); arguments select tasks by PID, task
-// address or command name.
+// time, in start order), -a (the command-line arguments and environment from the task's user
+// stack); arguments select tasks by PID, task address or command name.
 #pragma once
 
 #include <string>
@@ -31,9 +31,20 @@ struct PsTimes {
   uint64_t utime = 0, stime = 0;  // ns
 };
 
+// ps -a: the strings at mm->arg_start..arg_end and env_start..env_end, NUL-separated as the
+// kernel keeps them (/proc/PID/cmdline and environ read the same bytes).
+struct PsArgs {
+  TaskInfo task;
+  bool user_stack = false;    // false for a kernel thread ("no user stack")
+  std::string args, env;      // raw bytes
+  std::string error;          // a page of them could not be read
+  uint64_t error_address = 0; // the user address that failed
+};
+
 struct PsResult {
-  enum class Mode { kList, kParents, kChildren, kTimes } mode = Mode::kList;
+  enum class Mode { kList, kParents, kChildren, kTimes, kArgs } mode = Mode::kList;
   std::vector<PsTimes> times;
+  std::vector<PsArgs> args;
   std::vector<PsRow> rows;
   std::vector<PsTree> trees;
   std::vector<std::string> warnings;

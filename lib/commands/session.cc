@@ -153,6 +153,22 @@ Result<SourceLine> Session::LineAt(uint64_t address) const {
   return *line;
 }
 
+Result<UserMemory> Session::UserMemoryOf(const TaskInfo& t) const {
+  if (!t.mm) {
+    return Error(ErrorCode::kInvalidArgument,
+                 fmt::format("PID {} (\"{}\") is a kernel thread: no user address space", t.pid, t.comm));
+  }
+  CORONER_TRY(const KernelMemory* km, RequireKernelMemory());
+  CORONER_TRY(const Kernel* k, GetKernel());
+  CORONER_TRY(uint64_t page_offset, PageOffsetBase());
+  CORONER_TRY(uint64_t pgd, k->ReadField(t.mm, "mm_struct", "pgd"));  // a direct-map address
+  if (pgd < page_offset) {
+    return Error(ErrorCode::kBadData, fmt::format("PID {}: mm {:#x} has pgd {:#x}, below the direct map {:#x}",
+                                                  t.pid, t.mm, pgd, page_offset));
+  }
+  return UserMemory(km->paging(), km->physical(), PhysAddr{pgd - page_offset});
+}
+
 Result<const KernelMemory*> Session::RequireKernelMemory() const {
   if (!kmem_) return Error(ErrorCode::kUnsupported, kmem_error_);
   return kmem_.get();

@@ -107,6 +107,9 @@ class Session {
   // The next $N for `p` output.
   int NextValueNumber() const { return ++value_number_; }
 
+  // A task's user address space (its mm's page tables); an error for a kernel thread.
+  Result<UserMemory> UserMemoryOf(const TaskInfo& t) const;
+
   // The direct map's base (page_offset_base), found once.
   Result<uint64_t> PageOffsetBase() const;
   // Where PageOffsetBase came from, for messages ("mem_section in VMCOREINFO", ...).

@@ -56,6 +56,23 @@ Result<void> KernelMemory::Read(uint64_t va, std::span<std::byte> out) const {
   return Ok();
 }
 
+Result<void> UserMemory::Read(uint64_t va, std::span<std::byte> out) const {
+  size_t done = 0;
+  while (done < out.size()) {
+    uint64_t a = va + done;
+    size_t n = static_cast<size_t>(std::min<uint64_t>(4096 - (a & 0xfff), out.size() - done));
+    if (a >= 0x8000000000000000ull) {
+      return Error(ErrorCode::kInvalidArgument, fmt::format("{:#x} is not a user address", a));
+    }
+    auto walk = paging_.Walk(pgd_, a);
+    if (!walk) return std::move(walk).error().WithContext(fmt::format("user address {:#x}", a));
+    auto r = mem_.Read(walk->pa, out.subspan(done, n));
+    if (!r) return std::move(r).error().WithContext(fmt::format("reading user address {:#x}", a));
+    done += n;
+  }
+  return Ok();
+}
+
 Result<uint16_t> VirtualMemory::ReadU16(uint64_t va) const {
   std::array<std::byte, 2> b{};
   CORONER_TRY_VOID(Read(va, b));

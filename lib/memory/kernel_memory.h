@@ -64,4 +64,23 @@ class KernelMemory final : public VirtualMemory {
   PhysAddr pgd_;
 };
 
+// A task's user address space: its mm's page tables (mm->pgd's physical address) over the
+// dump's physical memory. A page that is not present (never touched, in swap, or left out of
+// the dump by its level) is an error naming the address and the table level.
+//
+//   UserMemory um(kmem->paging(), kmem->physical(), PhysAddr{pgd_phys});
+//   CORONER_TRY(std::string arg0, um.ReadCString(mm_arg_start, 4096));
+class UserMemory final : public VirtualMemory {
+ public:
+  UserMemory(const X86_64Paging& paging, const PhysicalMemory& mem, PhysAddr pgd)
+      : paging_(paging), mem_(mem), pgd_(pgd) {}
+  PhysAddr pgd() const { return pgd_; }
+  Result<void> Read(uint64_t va, std::span<std::byte> out) const override;
+
+ private:
+  const X86_64Paging& paging_;
+  const PhysicalMemory& mem_;
+  PhysAddr pgd_;
+};
+
 }  // namespace coroner

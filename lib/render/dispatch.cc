@@ -365,7 +365,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
               "print a global: p [&]GLOBAL[.member|->member|[i]]..."}},
       {"rd", {Make(RunRd, RenderRdText, RenderRdJson), "read memory: rd [-8|-16|-32|-64] [-p] [-a] [-x] [-d] ADDR [COUNT]"}},
       {"ps", {Make(RunPs, RenderPsText, RenderPsJson),
-               "tasks: ps [-k|-u] [-G] [-p|-c|-t] [PID|TASK|COMMAND]..."}},
+               "tasks: ps [-k|-u] [-G] [-p|-c|-t|-a] [PID|TASK|COMMAND]..."}},
       {"sys", {Make(RunSys, RenderSysText, RenderSysJson), "system summary: sys [-t]"}},
       {"bt", {Make(RunBt, RenderBtText, RenderBtJson),
                "backtrace (ORC from the dump): bt [-a] [-c CPU] [-s] [-f] [-t] [-l] [PID|TASK]..."}},

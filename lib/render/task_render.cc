@@ -19,6 +19,19 @@ std::string FormatMemorySize(uint64_t bytes) {
 
 namespace {
 
+// The non-empty strings of a NUL-separated buffer (argv/envp as the kernel keeps them).
+std::vector<std::string> SplitNul(const std::string& raw) {
+  std::vector<std::string> out;
+  size_t at = 0;
+  while (at < raw.size()) {
+    size_t end = raw.find('\0', at);
+    if (end == std::string::npos) end = raw.size();
+    if (end > at) out.push_back(raw.substr(at, end - at));
+    at = end + 1;
+  }
+  return out;
+}
+
 std::string FormatUptime(uint64_t secs) {
   uint64_t days = secs / 86400;
   std::string hms = fmt::format("{:02}:{:02}:{:02}", (secs / 3600) % 24, (secs / 60) % 60, secs % 60);
@@ -119,6 +132,31 @@ std::string RenderPsText(const PsResult& r) {
       out += fmt::format("    RUN TIME: {}\n  START TIME: {}\n       UTIME: {}\n       STIME: {}\n\n",
                          FormatUptime(pt.run_seconds), pt.start_time, pt.utime, pt.stime);
     }
+  } else if (r.mode == PsResult::Mode::kArgs) {
+    for (const PsArgs& pa : r.args) {
+      const TaskInfo& t = pa.task;
+      out += fmt::format("PID: {:<8} TASK: {:016x}  CPU: {:<4} COMMAND: \"{}\"\n", t.pid, t.task, t.cpu, t.comm);
+      if (!pa.user_stack) {
+        out += "ps: no user stack\n\n";
+        continue;
+      }
+      if (!pa.error.empty() && pa.env.empty() && pa.args.empty()) {
+        out += fmt::format("ps: cannot access user stack address: {:x}\n\n", pa.error_address);
+        continue;
+      }
+      // crash's layout: the arguments joined by spaces (each followed by one), then one
+      // environment string a line.
+      out += "ARG: ";
+      for (const std::string& a : SplitNul(pa.args)) out += a + " ";
+      if (!pa.error.empty() && pa.env.empty()) {
+        out += fmt::format("\nps: cannot access user stack address: {:x}\n\n", pa.error_address);
+        continue;
+      }
+      out += "\nENV: ";
+      std::vector<std::string> env = SplitNul(pa.env);
+      for (size_t i = 0; i < env.size(); ++i) out += (i ? "     " : "") + env[i] + "\n";
+      out += env.empty() ? "\n\n" : "\n";
+    }
   } else if (r.mode == PsResult::Mode::kList) {
     out += "      PID    PPID  CPU       TASK        ST  %MEM      VSZ      RSS  COMM\n";
     for (const PsRow& row : r.rows) {
@@ -129,16 +167,14 @@ std::string RenderPsText(const PsResult& r) {
                          row.mem_percent, t.total_vm * 4, t.rss * 4, comm);
     }
   } else {
-    bool first = true;
     for (const PsTree& tree : r.trees) {
-      if (!first) out += "\n";
-      first = false;
       for (const auto& [depth, t] : tree.lines) {
         // crash indents ancestors one column per generation and children two.
         size_t indent = static_cast<size_t>(r.mode == PsResult::Mode::kChildren ? 2 * depth : depth);
         out += fmt::format("{}PID: {:<8} TASK: {:016x}  CPU: {:<4} COMMAND: \"{}\"\n",
                            std::string(indent, ' '), t.pid, t.task, t.cpu, t.comm);
       }
+      out += "\n";  // crash ends each tree with a blank line
     }
   }
   for (const std::string& w : r.warnings) out += fmt::format("ps: {}\n", w);
@@ -165,6 +201,21 @@ nlohmann::ordered_json RenderPsJson(const PsResult& r) {
     trees.push_back(lines);
   }
   if (r.mode == PsResult::Mode::kParents || r.mode == PsResult::Mode::kChildren) j["trees"] = trees;
+  if (r.mode == PsResult::Mode::kArgs) {
+    auto args = nlohmann::ordered_json::array();
+    for (const PsArgs& pa : r.args) {
+      auto x = TaskJson(pa.task);
+      x["user_stack"] = pa.user_stack;
+      x["args"] = SplitNul(pa.args);
+      x["env"] = SplitNul(pa.env);
+      if (!pa.error.empty()) {
+        x["error"] = pa.error;
+        x["error_address"] = fmt::format("{:#x}", pa.error_address);
+      }
+      args.push_back(x);
+    }
+    j["args"] = args;
+  }
   if (r.mode == PsResult::Mode::kTimes) {
     auto times = nlohmann::ordered_json::array();
     for (const PsTimes& pt : r.times) {

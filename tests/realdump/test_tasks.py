@@ -115,10 +115,50 @@ class PsAgainstGuest(unittest.TestCase):
         self.assertTrue(out[1].endswith("[kthreadd]"))
         out = run([d / "vmcore.elf", "-c", "ps -u"]).stdout
         self.assertNotIn("[", out)
-        out = run([d / "vmcore.elf", "-c", "ps -p " + str(extra["helper"])]).stdout.splitlines()
+        out = run([d / "vmcore.elf", "-c", "ps -p " + str(extra["helper"])]).stdout.split("\n\n")[0].splitlines()
         self.assertEqual([l.split()[1] for l in out], ["0", "1", str(extra["helper"])])
         p = run([d / "vmcore.elf", "-c", "ps 99999"], check=False)
         self.assertIn("invalid task or pid value: 99999", p.stdout + p.stderr)
+
+
+class PsArgs(unittest.TestCase):
+    """ps -a: argv from the task's user stack (mm->arg_start..arg_end) equals the guest's
+    /proc/PID/cmdline for every user process the guest listed (the full ELF dump keeps user
+    pages); on 5.10 the text, environment included, equals crash's, and on the -d 31 dump
+    (user pages left out) both say which user address they cannot read."""
+
+    def setUp(self):
+        self.dirs = require_dumps(self)
+
+    def test_argv_equals_proc_cmdline(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                out = json.loads(run([d / "vmcore.elf", "--json", "-c", "ps -a -u"]).stdout)["args"]
+                ours = {t["pid"]: t["args"] for t in out if t["pid"] == t["tgid"]}
+                checked = 0
+                for f in (d / "guest-view/pids").glob("*.cmdline"):
+                    pid = int(f.stem)
+                    # The guest saved cmdline with each NUL turned into a space.
+                    want = f.read_text(errors="replace")
+                    if pid not in ours or not want:
+                        continue
+                    self.assertEqual("".join(a + " " for a in ours[pid]), want, f"PID {pid}")
+                    checked += 1
+                self.assertGreaterEqual(checked, 4)  # init, its shell loop, sleep, helper
+                helper = extra_pids(d)["helper"]
+                h = next(t for t in out if t["pid"] == helper)
+                self.assertEqual(h["args"][0], "/bin/helper")
+                self.assertIn("PATH=/bin:/sbin:/usr/bin:/usr/sbin", h["env"])
+
+    def test_text_equals_crash_on_5_10(self):
+        for d in [d for d in self.dirs if d.name.startswith("5.10")]:
+            extra = extra_pids(d)
+            cmd = f"ps -a 1 2 {extra['helper']} {extra['sleep']}"
+            for form in ("vmcore.elf", "vmcore.kdump-zlib"):
+                ours = run([d / form, "-c", cmd]).stdout
+                self.assertEqual(ours, crash_commands(d, [cmd], dump=form))
+                self.assertIn("ps: no user stack", ours)
+            self.assertIn("ps: cannot access user stack address: ", ours)
 
 
 class SysAgainstGuest(unittest.TestCase):
