@@ -84,6 +84,35 @@ Result<std::vector<PageConvResult>> RunBtop(const Session& s, const std::vector<
   return out;
 }
 
+namespace {
+
+// rd -s: each 8-byte value as "symbol+offset" when it lies within the symbols' range (the
+// kernel's lowest to highest non-per-CPU symbol, or a module's), as crash's in_ksymbol_range.
+Result<std::vector<std::string>> SymbolicValues(const Session& s, const std::vector<std::byte>& bytes) {
+  CORONER_TRY(const SymbolTable* syms, s.AllSymbols());
+  uint64_t lo = ~0ull, hi = 0;
+  for (const Symbol& sym : syms->symbols()) {
+    if (sym.percpu || sym.address < 0xffff800000000000ull) continue;
+    lo = std::min(lo, sym.address);
+    hi = std::max(hi, sym.address);
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i + 8 <= bytes.size(); i += 8) {
+    uint64_t v;
+    std::memcpy(&v, bytes.data() + i, 8);
+    std::string name;
+    if (v >= lo && v <= hi) {
+      if (auto m = syms->LookupAddress(v); m && !m->symbol->percpu) {
+        name = m->offset ? fmt::format("{}+{}", m->symbol->name, m->offset) : std::string(m->symbol->name);
+      }
+    }
+    out.push_back(std::move(name));
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<RdOptions> ParseRdArgs(const std::vector<std::string>& args) {
   RdOptions o;
   std::vector<std::string> pos;
@@ -93,6 +122,7 @@ Result<RdOptions> ParseRdArgs(const std::vector<std::string>& args) {
     else if (a == "-32") o.unit = 4;
     else if (a == "-64") o.unit = 8;
     else if (a == "-p") o.physical = true;
+    else if (a == "-u") o.user = true;
     else if (a == "-a") o.ascii_string = true;
     else if (a == "-s") o.symbolic = true;
     else if (a == "-x") o.no_ascii = true;
@@ -105,15 +135,17 @@ Result<RdOptions> ParseRdArgs(const std::vector<std::string>& args) {
   }
   if (pos.empty()) return Error(ErrorCode::kInvalidArgument, "rd: an address is required");
   if (pos.size() > 2) return Error(ErrorCode::kInvalidArgument, "rd: too many arguments");
-  CORONER_TRY(o.address, ParseHexArg(pos[0]));
+  o.address_text = pos[0];
+  if (auto hex = ParseHexArg(pos[0])) o.address = *hex;
   if (pos.size() == 2) {
     CORONER_TRY(o.count, ParseCountArg(pos[1]));
   } else if (o.ascii_string) {
     o.count = 4096;  // up to a page, stopping at the NUL
   }
-  if (o.symbolic) {
-    return Error(ErrorCode::kUnsupported, "-s (symbolic values) needs the symbol table, which is not wired in yet");
+  if (o.symbolic && o.unit != 8) {
+    return Error(ErrorCode::kInvalidArgument, "rd: -s shows 64-bit values; it cannot be used with -8, -16 or -32");
   }
+  if (o.physical && o.user) return Error(ErrorCode::kInvalidArgument, "rd: -p and -u exclude each other");
   if (o.count == 0 || o.count > (1u << 24)) {
     return Error(ErrorCode::kInvalidArgument, fmt::format("rd: count {} is out of range", o.count));
   }
@@ -123,10 +155,20 @@ Result<RdOptions> ParseRdArgs(const std::vector<std::string>& args) {
 Result<RdResult> RunRd(const Session& s, const std::vector<std::string>& args) {
   CORONER_TRY(RdOptions o, ParseRdArgs(args));
   RdResult r;
+  if (!ParseHexArg(o.address_text)) {
+    CORONER_TRY(o.address, s.ResolveSymbol(o.address_text));
+  }
   r.options = o;
-  const KernelMemory* km = nullptr;
-  if (!o.physical) {
-    CORONER_TRY(km, s.RequireKernelMemory());
+  const VirtualMemory* vm = nullptr;
+  std::optional<UserMemory> um;
+  if (o.user) {
+    CORONER_TRY(const TaskInfo* t, s.ContextTask());
+    CORONER_TRY(UserMemory user, s.UserMemoryOf(*t));
+    um.emplace(std::move(user));
+    r.task = *t;
+    vm = &*um;
+  } else if (!o.physical) {
+    CORONER_TRY(vm, s.RequireKernelMemory());
   }
   uint64_t total = o.ascii_string ? o.count : o.count * o.unit;
   // Read page by page so a failure keeps what came before it.
@@ -135,7 +177,7 @@ Result<RdResult> RunRd(const Session& s, const std::vector<std::string>& args) {
     uint64_t a = o.address + done;
     uint64_t n = std::min<uint64_t>(4096 - (a & 0xfff), total - done);
     std::vector<std::byte> chunk(n);
-    Result<void> rr = o.physical ? s.physical().Read(PhysAddr{a}, chunk) : km->Read(a, chunk);
+    Result<void> rr = o.physical ? s.physical().Read(PhysAddr{a}, chunk) : vm->Read(a, chunk);
     if (!rr) {
       if (done == 0) return std::move(rr).error();
       r.stopped = std::move(rr).error();
@@ -150,6 +192,9 @@ Result<RdResult> RunRd(const Session& s, const std::vector<std::string>& args) {
       r.bytes.insert(r.bytes.end(), chunk.begin(), chunk.end());
     }
     done += n;
+  }
+  if (o.symbolic) {
+    CORONER_TRY(r.symbols, SymbolicValues(s, r.bytes));
   }
   return r;
 }

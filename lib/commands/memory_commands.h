@@ -44,10 +44,12 @@ Result<std::vector<PageConvResult>> RunPtob(const Session& s, const std::vector<
 Result<std::vector<PageConvResult>> RunBtop(const Session& s, const std::vector<std::string>& args);
 
 struct RdOptions {
+  std::string address_text;   // a hex address, SYMBOL or SYMBOL+OFFSET (resolved by RunRd)
   uint64_t address = 0;
   uint64_t count = 1;
   unsigned unit = 8;          // bytes per value: 1, 2, 4, 8
   bool physical = false;      // -p
+  bool user = false;          // -u: the current context's user address space
   bool ascii_string = false;  // -a
   bool symbolic = false;      // -s
   bool no_ascii = false;      // -x: no ASCII column
@@ -59,6 +61,11 @@ struct RdResult {
   RdOptions options;
   std::vector<std::byte> bytes;  // what was read (count*unit bytes, or the string for -a)
   std::optional<Error> stopped;  // a read error after some bytes were read
+  // -s: per 8-byte value, "symbol+offset" (decimal, as crash) when it falls in the kernel's or a
+  // module's symbol range, else "".
+  std::vector<std::string> symbols;
+  // -u: the task whose address space was read.
+  std::optional<TaskInfo> task;
 };
 Result<RdResult> RunRd(const Session& s, const std::vector<std::string>& args);
 

@@ -1,5 +1,7 @@
 #include "lib/commands/session.h"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 #include <sys/stat.h>
@@ -207,6 +209,28 @@ Result<const SymbolTable*> Session::AllSymbols() const {
   AddModuleSymbols(**k, **mods, b, symbol_warnings_);
   all_symbols_ = std::move(b).Build();
   return &*all_symbols_;
+}
+
+Result<uint64_t> Session::ResolveSymbol(std::string_view text) const {
+  CORONER_TRY(const SymbolTable* syms, AllSymbols());
+  std::string_view name = text;
+  uint64_t offset = 0;
+  if (auto plus = text.find('+'); plus != std::string_view::npos) {
+    name = text.substr(0, plus);
+    std::string_view num = text.substr(plus + 1);
+    int base = 10;
+    if (num.size() > 2 && num[0] == '0' && (num[1] == 'x' || num[1] == 'X')) {
+      num.remove_prefix(2);
+      base = 16;
+    }
+    auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), offset, base);
+    if (ec != std::errc() || end != num.data() + num.size() || num.empty()) {
+      return Error(ErrorCode::kInvalidArgument, fmt::format("invalid offset in {}", text));
+    }
+  }
+  const Symbol* sym = syms->Find(name);
+  if (!sym) return Error(ErrorCode::kNotFound, fmt::format("symbol not found: {}", name));
+  return sym->address + offset;
 }
 
 Result<const std::vector<ModuleInfo>*> Session::Modules() const {

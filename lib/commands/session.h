@@ -75,6 +75,8 @@ class Session {
   // the kernel's alone, with a warning in symbol_warnings(), when the modules cannot be read.
   Result<const SymbolTable*> AllSymbols() const;
   const std::vector<std::string>& symbol_warnings() const { return symbol_warnings_; }
+  // SYMBOL or SYMBOL+OFFSET (decimal or 0x hex), kernel or module, to an address.
+  Result<uint64_t> ResolveSymbol(std::string_view text) const;
   // The loaded modules (the kernel's `modules` list), read once.
   Result<const std::vector<ModuleInfo>*> Modules() const;
   // Kernel types, from the dump's own BTF (__start_BTF..__stop_BTF) on first use.

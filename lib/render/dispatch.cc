@@ -363,7 +363,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
                     return j;
                   }),
               "print a global: p [&]GLOBAL[.member|->member|[i]]..."}},
-      {"rd", {Make(RunRd, RenderRdText, RenderRdJson), "read memory: rd [-8|-16|-32|-64] [-p] [-a] [-x] [-d] ADDR [COUNT]"}},
+      {"rd", {Make(RunRd, RenderRdText, RenderRdJson), "read memory: rd [-8|-16|-32|-64] [-p|-u] [-a] [-s] [-x] [-d] ADDR|SYMBOL[+OFF] [COUNT]"}},
       {"ps", {Make(RunPs, RenderPsText, RenderPsJson),
                "tasks: ps [-k|-u] [-G] [-p|-c|-t|-a] [PID|TASK|COMMAND]..."}},
       {"sys", {Make(RunSys, RenderSysText, RenderSysJson), "system summary: sys [-t]"}},

@@ -113,7 +113,7 @@ std::string RenderRdText(const RdResult& r) {
   const RdOptions& o = r.options;
   std::string out;
   auto addr_col = [&](uint64_t a) {
-    return o.physical ? fmt::format("{:>16x}:  ", a) : fmt::format("{:016x}:  ", a);
+    return o.physical || o.user ? fmt::format("{:>16x}:  ", a) : fmt::format("{:016x}:  ", a);
   };
   if (o.ascii_string) {
     std::string s;
@@ -122,7 +122,7 @@ std::string RenderRdText(const RdResult& r) {
   } else {
     const size_t per_line = 16 / o.unit;
     const size_t n = r.bytes.size() / o.unit;
-    const bool ascii = !o.no_ascii && !o.decimal;
+    const bool ascii = !o.no_ascii && !o.decimal && !o.symbolic;
     for (size_t i = 0; i < n; i += per_line) {
       out += addr_col(o.address + i * o.unit);
       std::string text;
@@ -131,7 +131,9 @@ std::string RenderRdText(const RdResult& r) {
         const std::byte* p = r.bytes.data() + (i + k) * o.unit;
         uint64_t v = 0;
         std::memcpy(&v, p, o.unit);
-        if (o.decimal) {
+        if (o.symbolic && !r.symbols[i + k].empty()) {
+          out += fmt::format("{:<16} ", r.symbols[i + k]);
+        } else if (o.decimal) {
           int64_t sv = o.unit == 8 ? static_cast<int64_t>(v)
                        : o.unit == 4 ? static_cast<int32_t>(v)
                        : o.unit == 2 ? static_cast<int16_t>(v) : static_cast<int8_t>(v);
@@ -162,6 +164,9 @@ nlohmann::ordered_json RenderRdJson(const RdResult& r) {
   nlohmann::ordered_json j;
   j["address"] = fmt::format("{:#x}", o.address);
   j["physical"] = o.physical;
+  if (r.task) {
+    j["user_pid"] = r.task->pid;
+  }
   if (o.ascii_string) {
     std::string s;
     for (std::byte b : r.bytes) s.push_back(static_cast<char>(b));
@@ -175,6 +180,11 @@ nlohmann::ordered_json RenderRdJson(const RdResult& r) {
       vals.push_back(fmt::format("{:#x}", v));
     }
     j["values"] = vals;
+    if (o.symbolic) {
+      nlohmann::ordered_json syms = nlohmann::ordered_json::array();
+      for (const std::string& n : r.symbols) syms.push_back(n.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(n));
+      j["symbols"] = syms;
+    }
   }
   j["error"] = r.stopped ? nlohmann::ordered_json(r.stopped->ToString()) : nlohmann::ordered_json(nullptr);
   return j;
