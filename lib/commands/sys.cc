@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "lib/commands/ps.h"
 #include "lib/kernel/printk.h"
@@ -132,13 +133,93 @@ Result<KernelClock> ReadKernelClock(const Session& s) {
   return c;
 }
 
+namespace {
+
+// sys -c, as crash's dump_sys_call_table: the table's length from its type (DWARF) or else up to
+// the next symbol; each handler by the symbol starting there; its source line: the first
+// address in the handler whose line is not in an include/*.h header (a syscall's first
+// instructions are often inlined from one), shown relative to the build directory (the part
+// before "/kernel/" of schedule's own line).
+Result<void> ReadSyscallTable(const Session& s, const std::string& filter, SysResult& r) {
+  r.syscall_table = true;
+  CORONER_TRY(const SymbolTable* syms, s.AllSymbols());
+  CORONER_TRY(const Kernel* k, s.GetKernel());
+  CORONER_TRY(uint64_t table, k->SymbolAddress("sys_call_table"));
+  uint64_t count = 0;
+  if (s.dwarf()) {
+    if (auto t = s.GlobalType("sys_call_table")) {
+      CORONER_TRY(const TypeTable* types, s.Types());
+      const Type& at = types->Get(types->Resolve(*t));
+      if (at.kind == TypeKind::kArray && at.count) {
+        count = at.count;
+        r.syscall_count_confirmed = true;
+      }
+    }
+  }
+  if (!count) {
+    size_t i = syms->LowerBound(table);
+    while (i < syms->symbols().size() && syms->symbols()[i].address <= table) ++i;
+    if (i == syms->symbols().size()) return Error(ErrorCode::kNotFound, "no symbol follows sys_call_table");
+    count = (syms->symbols()[i].address - table) / 8;
+  }
+  if (count == 0 || count > 4096) {
+    return Error(ErrorCode::kBadData, fmt::format("sys_call_table at {:#x}: {} entries", table, count));
+  }
+  std::string build_dir;
+  r.line_numbers = s.dwarf() != nullptr;
+  if (r.line_numbers) {
+    if (auto sched = k->SymbolAddress("schedule")) {
+      if (auto line = s.LineAt(*sched)) {
+        if (auto p = line->file.find("/kernel/"); p != std::string::npos) build_dir = line->file.substr(0, p);
+      }
+    }
+  }
+  std::optional<uint64_t> ni;
+  if (auto a = k->SymbolAddress("sys_ni_syscall")) ni = *a;
+  std::vector<std::byte> raw(count * 8);
+  CORONER_TRY_VOID(k->memory().Read(table, raw));
+  std::optional<long> filter_nr;
+  if (!filter.empty() && filter.find_first_not_of("0123456789") == std::string::npos) filter_nr = std::stol(filter);
+  for (uint64_t i = 0; i < count; ++i) {
+    SysCall c;
+    c.nr = static_cast<int>(i);
+    std::memcpy(&c.handler, raw.data() + 8 * i, 8);
+    auto m = syms->LookupAddress(c.handler);
+    if (m && m->offset == 0 && !m->symbol->percpu && IsKernelAddress(c.handler)) c.name = ni && c.handler == *ni ? "sys_ni_syscall" : std::string(m->symbol->name);
+    if (c.name.empty() && !r.syscall_count_confirmed) continue;  // past the table's end
+    if (filter_nr && c.nr != *filter_nr) continue;
+    if (!filter.empty() && !filter_nr && c.name.find(filter) == std::string::npos) continue;
+    if (!c.name.empty() && !build_dir.empty()) {
+      uint64_t end = c.handler + syms->DistanceToNext(*m->symbol).value_or(0);
+      for (uint64_t a = c.handler; a < end; ++a) {
+        auto line = s.LineAt(a);
+        if (!line) continue;
+        if (line->file.find("include/") != std::string::npos && line->file.ends_with(".h")) continue;
+        if (line->file.rfind(build_dir, 0) == 0) {
+          c.source = fmt::format("..{}: {}", line->file.substr(build_dir.size()), line->line);
+          break;
+        }
+      }
+    }
+    r.syscalls.push_back(std::move(c));
+  }
+  return Ok();
+}
+
+}  // namespace
+
 Result<SysResult> RunSys(const Session& s, const std::vector<std::string>& args) {
   SysResult r;
-  for (const std::string& a : args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
     if (a == "-t") {
       r.taint_only = true;
+    } else if (a == "-c") {
+      std::string filter = i + 1 < args.size() ? args[++i] : "";
+      CORONER_TRY_VOID(ReadSyscallTable(s, filter, r));
+      return r;
     } else {
-      return Error(ErrorCode::kUnsupported, fmt::format("sys {}: not supported yet (sys, sys -t)", a));
+      return Error(ErrorCode::kUnsupported, fmt::format("sys {}: not supported yet (sys, sys -t, sys -c)", a));
     }
   }
   CORONER_TRY(const Kernel* k, s.GetKernel());

@@ -1,6 +1,7 @@
 // `sys`: crash's summary block (KERNEL, DUMPFILE, CPUS, DATE, UPTIME, LOAD AVERAGE, TASKS,
-// NODENAME, RELEASE, VERSION, MACHINE, MEMORY, PANIC), and `sys -t` (the taint flags).
-// Everything comes from the dump: no vmlinux needed.
+// NODENAME, RELEASE, VERSION, MACHINE, MEMORY, PANIC), `sys -t` (the taint flags) and `sys -c
+// [NAME|NUMBER]` (the system call table with each handler's source file and line).
+// Everything but -c's source lines comes from the dump: no vmlinux needed.
 #pragma once
 
 #include <optional>
@@ -12,8 +13,20 @@
 
 namespace coroner {
 
+// sys -c: one sys_call_table entry.
+struct SysCall {
+  int nr = 0;
+  uint64_t handler = 0;
+  std::string name;    // "" when no symbol starts at the handler (an invalid entry)
+  std::string source;  // "../fs/read_write.c: 642" (relative to the build directory), "" if none
+};
+
 struct SysResult {
   bool taint_only = false;  // sys -t
+  bool syscall_table = false;  // sys -c
+  bool syscall_count_confirmed = false;  // the table's length is its type's, not a guess
+  bool line_numbers = false;   // a vmlinux with DWARF gave source lines
+  std::vector<SysCall> syscalls;
   std::string kernel;       // the vmlinux, or where symbols and types came from
   bool tainted = false;
   uint64_t taint_mask = 0;

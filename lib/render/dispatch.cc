@@ -366,7 +366,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"rd", {Make(RunRd, RenderRdText, RenderRdJson), "read memory: rd [-8|-16|-32|-64] [-p|-u] [-a] [-s] [-x] [-d] ADDR|SYMBOL[+OFF] [COUNT]"}},
       {"ps", {Make(RunPs, RenderPsText, RenderPsJson),
                "tasks: ps [-k|-u] [-G] [-p|-c|-t|-a] [PID|TASK|COMMAND]..."}},
-      {"sys", {Make(RunSys, RenderSysText, RenderSysJson), "system summary: sys [-t]"}},
+      {"sys", {Make(RunSys, RenderSysText, RenderSysJson), "system summary: sys [-t] [-c [NAME|NUMBER]]"}},
       {"bt", {Make(RunBt, RenderBtText, RenderBtJson),
                "backtrace (ORC from the dump): bt [-a] [-c CPU] [-s] [-f] [-t] [-l] [PID|TASK]..."}},
       {"mod", {Make(RunMod, RenderModText, RenderModJson), "loaded modules: mod"}},

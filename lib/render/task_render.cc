@@ -51,6 +51,18 @@ std::string FormatDate(int64_t t) {
 
 std::string RenderSysText(const SysResult& r) {
   std::string out;
+  if (r.syscall_table) {
+    if (!r.line_numbers) out += "sys: line numbers are not available (they need a vmlinux with DWARF)\n";
+    out += "NUM  SYSTEM CALL                FILE AND LINE NUMBER\n";
+    for (const SysCall& c : r.syscalls) {
+      if (c.name.empty()) {
+        out += fmt::format("{:>3}  invalid sys_call_table entry: {:x} \n", c.nr, c.handler);
+        continue;
+      }
+      out += fmt::format("{:>3}  {:<26} {}\n", c.nr, c.name, c.source);
+    }
+    return out;
+  }
   if (r.taint_only) {
     out += fmt::format("TAINTED_MASK: {:x}  {}\n", r.taint_mask, r.taint_letters);
   } else {
@@ -80,6 +92,17 @@ std::string RenderSysText(const SysResult& r) {
 
 nlohmann::ordered_json RenderSysJson(const SysResult& r) {
   nlohmann::ordered_json j;
+  if (r.syscall_table) {
+    nlohmann::ordered_json calls = nlohmann::ordered_json::array();
+    for (const SysCall& c : r.syscalls) {
+      calls.push_back({{"nr", c.nr}, {"handler", fmt::format("{:#x}", c.handler)},
+                       {"name", c.name.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.name)},
+                       {"source", c.source.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(c.source)}});
+    }
+    j["count_confirmed"] = r.syscall_count_confirmed;
+    j["syscalls"] = calls;
+    return j;
+  }
   j["taint_mask"] = r.taint_mask;
   j["taint_flags"] = r.taint_letters;
   if (!r.taint_only) {

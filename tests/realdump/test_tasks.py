@@ -210,6 +210,39 @@ class SysAgainstGuest(unittest.TestCase):
                 self.assertTrue(ours[1].endswith("vmcore.kdump-zlib  [PARTIAL DUMP]"))
 
 
+class SysCalls(unittest.TestCase):
+    """sys -c: the system call table. On 5.10 and 6.1 crash's text line for line (each handler's
+    source line found as crash does, skipping include/*.h lines); on every kernel the x86_64 ABI
+    numbers (0 read, 1 write, 59 execve, 231 exit_group) and the same handlers with and without
+    the vmlinux."""
+
+    def setUp(self):
+        self.dirs = require_dumps(self)
+
+    def test_equals_crash(self):
+        for d in [d for d in self.dirs if d.name.startswith(("5.10-", "6.1-4level"))]:
+            with self.subTest(kernel=d.name):
+                cmds = ["sys -c", "sys -c 59", "sys -c mmap"]
+                ours = run([d / "vmcore.kdump-zlib", d / "vmlinux", "-c", "; ".join(cmds)]).stdout
+                theirs = crash_commands(d, cmds)
+                theirs = "".join(l for l in theirs.splitlines(True) if not l.startswith("WARNING") and l != "\n")
+                self.assertEqual(ours, theirs)
+                self.assertGreater(ours.count("\n"), 440)
+
+    def test_abi_numbers_on_every_kernel(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                with_v = json.loads(run([d / "vmcore.kdump-zlib", d / "vmlinux", "--json", "-c", "sys -c"]).stdout)
+                without = json.loads(run([d / "vmcore.kdump-zlib", "--json", "-c", "sys -c"]).stdout)
+                self.assertTrue(with_v["count_confirmed"])
+                names = {c["nr"]: c["name"] for c in with_v["syscalls"]}
+                for nr, name in ((0, "read"), (1, "write"), (59, "execve"), (231, "exit_group")):
+                    self.assertEqual(names[nr], "__x64_sys_" + name)
+                self.assertEqual({c["nr"]: c["name"] for c in without["syscalls"]}, names)
+                self.assertTrue(with_v["syscalls"][0]["source"].startswith("../fs/read_write.c: "))
+                self.assertIsNone(without["syscalls"][0]["source"])
+
+
 class PsAgainstCrash(unittest.TestCase):
     """Column for column with crash 8.0.2 on 5.10, except RSS and %MEM, where crash leaves out
     shmem pages (MM_SHMEMPAGES): the guest's VmRSS for the helper is RssAnon + RssFile + RssShmem,
