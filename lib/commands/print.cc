@@ -60,66 +60,22 @@ struct LValue {
 
 }  // namespace
 
-std::optional<std::string> KnownGlobalType(std::string_view name) {
-  for (const Known& k : kKnownGlobals) {
-    if (name == k.name) return std::string(k.type);
-  }
-  return std::nullopt;
-}
+namespace {
 
-Result<PrintResult> RunPrint(const Session& s, const std::vector<std::string>& args) {
-  std::string expr;
-  for (const auto& a : args) expr += a;
-  if (expr.empty()) return Error(ErrorCode::kInvalidArgument, "an expression is required");
-  CORONER_TRY(const TypeTable* types, s.Types());
-  CORONER_TRY(const SymbolTable* syms, s.Symbols());
-  CORONER_TRY(const KernelMemory* km, s.RequireKernelMemory());
-
+// The value at `v` after the member/index chain `expr` (".a->b[2]...").
+Result<PrintResult> PrintLValue(const Session& s, const TypeTable& types_ref, const KernelMemory& km_ref,
+                                const SymbolTable* syms, LValue v, const std::string& expr, bool address_of) {
+  const TypeTable* types = &types_ref;
+  const KernelMemory* km = &km_ref;
   size_t pos = 0;
-  bool address_of = false;
-  if (expr[0] == '&') {
-    address_of = true;
-    pos = 1;
-  }
   auto ident = [&]() {
     size_t start = pos;
     while (pos < expr.size() && (std::isalnum(static_cast<unsigned char>(expr[pos])) || expr[pos] == '_')) ++pos;
     return expr.substr(start, pos - start);
   };
-  std::string name = ident();
-  if (name.empty()) {
-    return Error(ErrorCode::kUnsupported,
-                 fmt::format("{}: only globals with .member, ->member and [index] are supported yet", expr));
-  }
-  const Symbol* sym = syms->Find(name);
-  if (!sym) return Error(ErrorCode::kNotFound, fmt::format("No symbol \"{}\" in current context.", name));
-  if (sym->percpu) {
-    return Error(ErrorCode::kUnsupported,
-                 fmt::format("{} is a per-CPU variable (offset {:#x} in each CPU's area): p of per-CPU "
-                             "variables is not supported yet",
-                             name, sym->address));
-  }
-  LValue v{0, sym->address, 0};
-  if (auto dwarf_type = s.GlobalType(name)) {
-    v.type = *dwarf_type;  // from the vmlinux's DWARF
-  } else {
-    auto type_name = KnownGlobalType(name);
-    if (!type_name) {
-      return Error(ErrorCode::kUnsupported,
-                   fmt::format("the type of {} is not known without a vmlinux: BTF records types, not the "
-                               "types of global variables (known: init_task, init_uts_ns, jiffies, ...)",
-                               name));
-    }
-    int pointers = 0;
-    auto base = ParseTypeName(*types, *type_name, pointers);
-    if (!base) return Error(ErrorCode::kNotFound, fmt::format("type {} is not in the dump's BTF", *type_name));
-    v.type = *base;
-    for (int i = 0; i < pointers; ++i) v.type = types->PointerTo(v.type);
-  }
-
   PrintResult r;
   r.expression = expr;
-  r.bare_symbol = !address_of && pos == expr.size();
+  r.bare_symbol = !address_of && expr.empty();
   while (pos < expr.size()) {
     if (expr.compare(pos, 2, "->") == 0 || expr[pos] == '.') {
       bool arrow = expr[pos] == '-';
@@ -199,6 +155,144 @@ Result<PrintResult> RunPrint(const Session& s, const std::vector<std::string>& a
   r.address = v.address;
   CORONER_TRY(r.text, f.Format(v.type, v.address));
   return r;
+}
+
+}  // namespace
+
+std::optional<std::string> KnownGlobalType(std::string_view name) {
+  for (const Known& k : kKnownGlobals) {
+    if (name == k.name) return std::string(k.type);
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// crash's cpuspec: "N", "N,M,...", "N-M", "a" or "all".
+Result<std::vector<int>> ParseCpuSpec(std::string_view spec, int cpus) {
+  std::vector<int> out;
+  if (spec == "a" || spec == "all") {
+    for (int c = 0; c < cpus; ++c) out.push_back(c);
+    return out;
+  }
+  while (!spec.empty()) {
+    size_t comma = spec.find(',');
+    std::string_view part = spec.substr(0, comma);
+    spec = comma == std::string_view::npos ? std::string_view() : spec.substr(comma + 1);
+    size_t dash = part.find('-');
+    int lo = 0, hi = 0;
+    auto num = [](std::string_view t, int& v) {
+      auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+      return ec == std::errc() && p == t.data() + t.size() && !t.empty();
+    };
+    if (!num(part.substr(0, dash), lo) || !num(dash == std::string_view::npos ? part : part.substr(dash + 1), hi) ||
+        lo > hi || hi >= cpus) {
+      return Error(ErrorCode::kInvalidArgument, fmt::format("invalid cpuspec: {} (CPUs 0-{})", part, cpus - 1));
+    }
+    for (int c = lo; c <= hi; ++c) out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<PrintOutput> RunPrint(const Session& s, const std::vector<std::string>& args) {
+  std::string expr;
+  for (const auto& a : args) expr += a;
+  if (expr.empty()) return Error(ErrorCode::kInvalidArgument, "an expression is required");
+  CORONER_TRY(const TypeTable* types, s.Types());
+  CORONER_TRY(const SymbolTable* syms, s.Symbols());
+  CORONER_TRY(const KernelMemory* km, s.RequireKernelMemory());
+
+  size_t pos = 0;
+  bool address_of = false;
+  if (expr[0] == '&') {
+    address_of = true;
+    pos = 1;
+  }
+  auto ident = [&]() {
+    size_t start = pos;
+    while (pos < expr.size() && (std::isalnum(static_cast<unsigned char>(expr[pos])) || expr[pos] == '_')) ++pos;
+    return expr.substr(start, pos - start);
+  };
+  std::string name = ident();
+  if (name.empty()) {
+    return Error(ErrorCode::kUnsupported,
+                 fmt::format("{}: only globals with .member, ->member and [index] are supported yet", expr));
+  }
+  const Symbol* sym = syms->Find(name);
+  if (!sym) return Error(ErrorCode::kNotFound, fmt::format("No symbol \"{}\" in current context.", name));
+  // name:cpuspec
+  std::optional<std::string> cpuspec;
+  if (pos < expr.size() && expr[pos] == ':') {
+    size_t end = expr.find_first_of(".-[", pos + 1);
+    if (end != std::string::npos && expr[end] == '-' && expr.compare(end, 2, "->") != 0) {
+      end = expr.find_first_of(".[", end);  // a range "0-1"
+      if (auto arrow = expr.find("->", pos); arrow != std::string::npos && arrow < end) end = arrow;
+    }
+    cpuspec = expr.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
+    pos = end == std::string::npos ? expr.size() : end;
+    if (!sym->percpu) return Error(ErrorCode::kInvalidArgument, fmt::format("{} is not a per-CPU variable", name));
+  }
+  std::optional<TypeId> var_type = s.GlobalType(name);  // from the vmlinux's DWARF
+  if (!var_type && sym->percpu) var_type = types->VariableType(name);  // BTF's per-CPU VARs
+  if (sym->percpu && !var_type) {
+    return Error(ErrorCode::kNotFound,
+                 fmt::format("{}: the type of this per-CPU variable is not known: no vmlinux is loaded, and the "
+                             "dump's BTF has no variables (kernels built with pahole before 1.18 leave them out)",
+                             name));
+  }
+  LValue v{0, sym->address, 0};
+  if (var_type) {
+    v.type = *var_type;
+  } else {
+    auto type_name = KnownGlobalType(name);
+    if (!type_name) {
+      return Error(ErrorCode::kUnsupported,
+                   fmt::format("the type of {} is not known without a vmlinux: BTF records types, not the "
+                               "types of global variables (known: init_task, init_uts_ns, jiffies, ...)",
+                               name));
+    }
+    int pointers = 0;
+    auto base = ParseTypeName(*types, *type_name, pointers);
+    if (!base) return Error(ErrorCode::kNotFound, fmt::format("type {} is not in the dump's BTF", *type_name));
+    v.type = *base;
+    for (int i = 0; i < pointers; ++i) v.type = types->PointerTo(v.type);
+  }
+
+  PrintOutput out;
+  if (sym->percpu) {
+    CORONER_TRY(const Kernel* k, s.GetKernel());
+    CORONER_TRY(int cpus, k->PossibleCpus());
+    if (!cpuspec) {
+      if (pos != expr.size() || address_of) {
+        return Error(ErrorCode::kInvalidArgument,
+                     fmt::format("{} is a per-CPU variable: name a CPU ({}:N or {}:a)", name, name, name));
+      }
+      PerCpuInfo info;
+      info.declaration = types->Declaration(v.type, name);
+      for (int c = 0; c < cpus; ++c) {
+        CORONER_TRY(uint64_t off, k->PerCpuOffset(c));
+        info.addresses.push_back(sym->address + off);
+      }
+      out.percpu = std::move(info);
+      return out;
+    }
+    CORONER_TRY(std::vector<int> list, ParseCpuSpec(*cpuspec, cpus));
+    std::string rest = expr.substr(pos);
+    for (int c : list) {
+      CORONER_TRY(uint64_t off, k->PerCpuOffset(c));
+      CORONER_TRY(PrintResult r, PrintLValue(s, *types, *km, syms, LValue{v.type, sym->address + off, 0},
+                                             rest, address_of));
+      if (r.bare_symbol) r.expression = fmt::format("per_cpu({}, {})", name, c);
+      out.values.push_back(std::move(r));
+    }
+    return out;
+  }
+  CORONER_TRY(PrintResult r, PrintLValue(s, *types, *km, syms, v, expr.substr(pos), address_of));
+  r.expression = expr;
+  out.values.push_back(std::move(r));
+  return out;
 }
 
 }  // namespace coroner

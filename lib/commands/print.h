@@ -1,8 +1,10 @@
 // `p EXPR`: a value of the kernel, printed as crash prints it (gdb's pretty layout).
-// Expressions: a global, then any chain of .member, ->member and [index]; `&global`.
-// Types come from the dump's BTF. BTF holds types but not the types of ordinary global
-// variables, so those come from a short table of well-known globals (per-CPU variables are in
-// BTF but not handled yet); anything else says so.
+// Expressions: a global, then any chain of .member, ->member and [index]; `&global`. A per-CPU
+// variable takes crash's cpuspec, `name:N`, `name:N,M`, `name:a` (every CPU); without one, its
+// type and per-CPU addresses are shown.
+// Types come from the vmlinux's DWARF, else from the dump's BTF. BTF holds types, and the types
+// of per-CPU variables, but not those of other globals, which come from a short table of
+// well-known globals; anything else says so.
 //
 //   CORONER_TRY(PrintResult r, RunPrint(session, {"init_uts_ns.name.release"}));
 #pragma once
@@ -16,7 +18,7 @@
 namespace coroner {
 
 struct PrintResult {
-  std::string expression;
+  std::string expression;    // as given, or "per_cpu(NAME, CPU)" for a per-CPU value
   bool bare_symbol = false;  // crash shows "name = $1 = value" for these
   int number = 0;            // the $N
   std::string type;          // C type of the value
@@ -24,7 +26,18 @@ struct PrintResult {
   std::string text;          // the value in gdb's layout
 };
 
-Result<PrintResult> RunPrint(const Session& s, const std::vector<std::string>& args);
+// A per-CPU variable printed without a cpuspec: its type and each CPU's address.
+struct PerCpuInfo {
+  std::string declaration;  // "int cpu_number"
+  std::vector<uint64_t> addresses;
+};
+
+struct PrintOutput {
+  std::vector<PrintResult> values;
+  std::optional<PerCpuInfo> percpu;
+};
+
+Result<PrintOutput> RunPrint(const Session& s, const std::vector<std::string>& args);
 
 // The C type of a well-known global whose type BTF does not record, or nullopt.
 std::optional<std::string> KnownGlobalType(std::string_view name);

@@ -143,8 +143,14 @@ Result<TypeTable> LoadBtfTypes(std::span<const std::byte> blob) {
         }
         break;
       }
+      case BTF_KIND_VAR:
+        // Only per-CPU variables have VARs in the kernel's BTF; remember their types.
+        table.AddVariable(t.name, bt->type);
+        t.kind = TypeKind::kVoid;
+        t.name.clear();
+        break;
       default:
-        // FUNC, VAR, DATASEC, DECL_TAG: not types of values; kept as void placeholders.
+        // FUNC, DATASEC, DECL_TAG: not types of values; kept as void placeholders.
         t.kind = TypeKind::kVoid;
         t.name.clear();
         break;

@@ -123,6 +123,15 @@ class TypeTable {
   std::string Declaration(TypeId id, std::string_view name) const;
   std::string Name(TypeId id) const { return Declaration(id, ""); }
 
+  // Variables whose type the source records by name (BTF: the per-CPU variables of its
+  // .data..percpu section; DWARF answers through Session::GlobalType instead).
+  void AddVariable(std::string name, TypeId type) { variables_.emplace(std::move(name), type); }
+  std::optional<TypeId> VariableType(std::string_view name) const {
+    auto it = variables_.find(std::string(name));
+    if (it == variables_.end()) return std::nullopt;
+    return it->second;
+  }
+
   // gdb's ptype layout (crash's `struct`), optionally with crash's [offset] column, ending
   // with "SIZE: n".
   std::string Layout(TypeId id, bool offsets) const;
@@ -140,6 +149,7 @@ class TypeTable {
   mutable std::unordered_map<std::string, bool> asked_;  // keys already asked of source_
   mutable std::unordered_map<TypeId, TypeId> pointer_to_;
   LazyTypeSource* source_ = nullptr;
+  std::unordered_map<std::string, TypeId> variables_;
 };
 
 // gdb's spelling of a DWARF base-type name: "long unsigned int" -> "unsigned long".

@@ -344,25 +344,8 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
                       RenderStructText, RenderStructJson),
                  "a union's layout: union [-o] NAME"}},
       {"whatis", {Make(RunWhatis, RenderStructText, RenderStructJson), "a type's definition: whatis TYPE"}},
-      {"p", {Make(RunPrint,
-                  [](const PrintResult& r) {
-                    // crash names a bare global before gdb's "$N = ", and (its quirk) starts an
-                    // array's value on the next line.
-                    std::string lead = r.bare_symbol ? r.expression + " = " : std::string();
-                    bool array = r.bare_symbol && !r.text.empty() && r.text[0] == '{' &&
-                                 r.type.find('[') != std::string::npos;
-                    return lead + fmt::format("${} = {}{}\n", r.number, array ? "\n " : "", r.text);
-                  },
-                  [](const PrintResult& r) {
-                    nlohmann::ordered_json j;
-                    j["expression"] = r.expression;
-                    j["type"] = r.type;
-                    j["address"] = r.address ? nlohmann::ordered_json(fmt::format("{:#x}", *r.address))
-                                             : nlohmann::ordered_json(nullptr);
-                    j["value"] = r.text;
-                    return j;
-                  }),
-              "print a global: p [&]GLOBAL[.member|->member|[i]]..."}},
+      {"p", {Make(RunPrint, RenderPrintText, RenderPrintJson),
+              "print a global: p [&]GLOBAL[:CPUSPEC][.member|->member|[i]]..."}},
       {"rd", {Make(RunRd, RenderRdText, RenderRdJson), "read memory: rd [-8|-16|-32|-64] [-p|-u] [-a] [-s] [-x] [-d] ADDR|SYMBOL[+OFF] [COUNT]"}},
       {"ps", {Make(RunPs, RenderPsText, RenderPsJson),
                "tasks: ps [-k|-u] [-G] [-p|-c|-t|-a] [PID|TASK|COMMAND]..."}},

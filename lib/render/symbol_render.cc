@@ -85,4 +85,41 @@ nlohmann::ordered_json RenderStructJson(const StructResult& r) {
   return j;
 }
 
+std::string RenderPrintText(const PrintOutput& r) {
+  std::string out;
+  if (r.percpu) {
+    out += fmt::format("PER-CPU DATA TYPE:\n  {};\nPER-CPU ADDRESSES:\n", r.percpu->declaration);
+    for (size_t c = 0; c < r.percpu->addresses.size(); ++c) out += fmt::format("  [{}]: {:x}\n", c, r.percpu->addresses[c]);
+  }
+  for (const PrintResult& v : r.values) {
+    // crash names a bare global (or per_cpu(NAME, CPU)) before gdb's "$N = ", and (its quirk)
+    // starts an array's value on the next line.
+    std::string lead = v.bare_symbol ? v.expression + " = " : std::string();
+    bool array = v.bare_symbol && !v.text.empty() && v.text[0] == '{' && v.type.find('[') != std::string::npos;
+    out += lead + fmt::format("${} = {}{}\n", v.number, array ? "\n " : "", v.text);
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderPrintJson(const PrintOutput& r) {
+  using json = nlohmann::ordered_json;
+  auto value = [](const PrintResult& v) {
+    json j;
+    j["expression"] = v.expression;
+    j["type"] = v.type;
+    j["address"] = v.address ? json(fmt::format("{:#x}", *v.address)) : json(nullptr);
+    j["value"] = v.text;
+    return j;
+  };
+  if (r.percpu) {
+    json addrs = json::array();
+    for (uint64_t a : r.percpu->addresses) addrs.push_back(fmt::format("{:#x}", a));
+    return {{"percpu_declaration", r.percpu->declaration}, {"percpu_addresses", addrs}};
+  }
+  if (r.values.size() == 1 && r.values[0].expression.rfind("per_cpu(", 0) != 0) return value(r.values[0]);
+  json values = json::array();
+  for (const PrintResult& v : r.values) values.push_back(value(v));
+  return {{"values", values}};
+}
+
 }  // namespace coroner

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lib/commands/print.h"
 #include "lib/commands/symbol_commands.h"
 
 namespace coroner {
@@ -13,5 +14,7 @@ std::string RenderSymText(const SymResult& r);
 nlohmann::ordered_json RenderSymJson(const SymResult& r);
 std::string RenderStructText(const StructResult& r);
 nlohmann::ordered_json RenderStructJson(const StructResult& r);
+std::string RenderPrintText(const PrintOutput& r);
+nlohmann::ordered_json RenderPrintJson(const PrintOutput& r);
 
 }  // namespace coroner

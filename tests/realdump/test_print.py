@@ -1,9 +1,10 @@
 """`p` with no vmlinux (BTF types, kallsyms, a table of well-known globals) against crash 8.0.2
 with the DWARF vmlinux, and against drgn where crash cannot open the dump."""
 import json
+import re
 import unittest
 
-from common import drgn_json, require_dumps, run
+from common import crash_commands, drgn_json, require_dumps, run
 from test_symbols_types import coroner, crash, normalize
 
 EXPRESSIONS = [
@@ -67,6 +68,50 @@ class PrintAgainstReferences(unittest.TestCase):
         p = run([d / "vmcore.kdump-zlib", "-c", "p init_task.no_such_member"], check=False)
         self.assertIn("There is no member named no_such_member", p.stderr)
 
+
+
+class PrintPerCpu(unittest.TestCase):
+    """p of per-CPU variables with crash's cpuspec (NAME:N, NAME:a, NAME:0-1) and without one
+    (the type and every CPU's address). Types from the vmlinux, or with no vmlinux from BTF's
+    per-CPU VARs (6.1 and later; 5.10's BTF has none, and coroner says so)."""
+
+    CMDS = ["p irq_stat:a", "p this_cpu_off:all", "p this_cpu_off", "p this_cpu_off:0-1", "p runqueues:1"]
+
+    def setUp(self):
+        self.dirs = require_dumps(self)
+
+    def ours(self, d, vmlinux, cmds=CMDS):
+        args = [d / "vmcore.kdump-zlib"] + ([d / "vmlinux"] if vmlinux else [])
+        return run([*args, "-c", "; ".join(cmds)]).stdout
+
+    def test_equals_crash(self):
+        for d in self.dirs:
+            if not d.name.startswith(("5.10-", "6.1-4level")):
+                continue
+            with self.subTest(kernel=d.name):
+                theirs = crash_commands(d, self.CMDS)
+                theirs = "".join(l for l in theirs.splitlines(True) if not l.startswith("WARNING") and l != "\n")
+                vmlinux = d.name.startswith("5.10")
+                self.assertEqual(self.ours(d, vmlinux), theirs)
+                self.assertIn("per_cpu(runqueues, 1) = $", theirs)
+
+    def test_btf_types_equal_dwarf_types(self):
+        """this_cpu_off holds each CPU's own per-CPU offset: its value on CPU N is its address
+        there minus its symbol's (per-CPU) address."""
+        cmds = self.CMDS[:4]  # runqueues: 7.2's DWARF and BTF differ in one pointer annotation
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                with_v = self.ours(d, True, cmds)
+                offsets = [int(v, 10) for v in re.findall(r"^per_cpu\(this_cpu_off, \d\) = \$\d+ = (\d+)$", with_v, re.M)]
+                addrs = [int(a, 16) for a in re.findall(r"^  \[\d\]: ([0-9a-f]+)$", with_v, re.M)]
+                sym = int(run([d / "vmcore.kdump-zlib", "-c", "sym this_cpu_off"]).stdout.split()[0], 16)
+                self.assertEqual(len(addrs), 2)
+                self.assertEqual(offsets, [(a - sym) % 2**64 for a in addrs] * 2)
+                if d.name.startswith("5.10"):
+                    p = run([d / "vmcore.kdump-zlib", "-c", "p this_cpu_off:0"], check=False)
+                    self.assertIn("BTF has no variables", p.stdout + p.stderr)
+                    continue
+                self.assertTrue(self.ours(d, False, cmds) == with_v, "BTF and DWARF values differ")
 
 if __name__ == "__main__":
     unittest.main()
