@@ -202,116 +202,6 @@ Result<std::string> RunSetCommand(const Session& s, const Args& args, bool json)
                      t->pid, t->comm, t->task, t->task, t->cpu, state, mark);
 }
 
-// `list [-o OFFSET|struct.member] [-s struct[.member[,member]]] [-H|-h] START`: walks a linked
-// list. START is the first entry; with -H it is a list_head that is not an entry itself; with -h
-// it is an entry whose list_head sits at the offset.
-Result<std::string> RunListCommand(const Session& s, const Args& args, bool json) {
-  CORONER_TRY(const Kernel* k, s.GetKernel());
-  CORONER_TRY(const SymbolTable* syms, s.AllSymbols());
-  uint64_t offset = 0;
-  std::string show;  // -s
-  bool head_only = false, head_entry = false;
-  std::string start_arg;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if ((a == "-o" || a == "-s") && i + 1 < args.size()) {
-      const std::string& v = args[++i];
-      if (a == "-s") {
-        show = v;
-        continue;
-      }
-      auto dot = v.find('.');
-      if (dot != std::string::npos) {
-        CORONER_TRY(Field f, k->FieldOf(v.substr(0, dot), v.substr(dot + 1)));
-        offset = f.offset;
-      } else {
-        CORONER_TRY(offset, EvaluateExpression(v, nullptr));
-      }
-    } else if (a == "-H") {
-      head_only = true;
-    } else if (a == "-h") {
-      head_entry = true;
-    } else if (!a.empty() && a[0] == '-') {
-      return Error(ErrorCode::kUnsupported, fmt::format("option {} is not supported yet", a));
-    } else {
-      start_arg = a;
-    }
-  }
-  if (start_arg.empty()) return Error(ErrorCode::kInvalidArgument, "a start address or symbol is required");
-  uint64_t start = 0;
-  if (const Symbol* sym = syms->Find(start_arg)) {
-    start = sym->address;
-  } else {
-    CORONER_TRY(start, EvaluateExpression(start_arg, syms));
-  }
-  // Addresses of the entries, in list order.
-  std::vector<uint64_t> entries;
-  constexpr size_t kLimit = 1 << 20;
-  if (head_only || head_entry) {
-    uint64_t head = head_entry ? start + offset : start;
-    uint64_t cur = head;
-    std::set<uint64_t> seen;
-    for (;;) {
-      CORONER_TRY(uint64_t next, k->ReadU64(cur));
-      if (next == head || next == 0) break;
-      if (!seen.insert(next).second) {
-        return Error(ErrorCode::kBadData, fmt::format("list at {:#x}: loops back to {:#x} without reaching the head", head, next));
-      }
-      if (entries.size() >= kLimit) return Error(ErrorCode::kRecursion, "more than 1048576 entries");
-      entries.push_back(next - offset);
-      cur = next;
-    }
-  } else {
-    uint64_t cur = start;
-    std::set<uint64_t> seen;
-    while (cur) {
-      if (!seen.insert(cur).second) break;  // back at a visited entry: a circular list
-      if (entries.size() >= kLimit) return Error(ErrorCode::kRecursion, "more than 1048576 entries");
-      entries.push_back(cur);
-      CORONER_TRY(uint64_t next, k->ReadU64(cur + offset));
-      cur = next == 0 ? 0 : next - offset;
-      if (cur == start) break;
-    }
-  }
-  // -s struct[.m1,m2]: the structure, or some members, in gdb's layout.
-  std::string sname, members;
-  if (!show.empty()) {
-    auto dot = show.find('.');
-    sname = show.substr(0, dot);
-    if (dot != std::string::npos) members = show.substr(dot + 1);
-  }
-  ValueFormatter vf(k->types(), k->memory(), syms);
-  std::string out;
-  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
-  for (uint64_t e : entries) {
-    nlohmann::ordered_json je;
-    je["address"] = fmt::format("{:#x}", e);
-    out += fmt::format("{:x}\n", e);
-    if (!sname.empty()) {
-      CORONER_TRY(TypeId sid, k->StructType(sname));
-      if (members.empty()) {
-        CORONER_TRY(std::string body, vf.Format(sid, e, false));
-        out += fmt::format("struct {} {}\n", sname, body);
-        je["value"] = body;
-      } else {
-        size_t pos = 0;
-        while (pos <= members.size()) {
-          size_t comma = members.find(',', pos);
-          std::string m = members.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-          pos = comma == std::string::npos ? members.size() + 1 : comma + 1;
-          CORONER_TRY(Field f, k->FieldOf(sname, m));
-          CORONER_TRY(std::string v, vf.Format(f.type, e + f.offset, false));
-          out += fmt::format("  {} = {},\n", m, v);
-          je[m] = v;
-        }
-      }
-    }
-    arr.push_back(je);
-  }
-  if (json) return arr.dump(2) + "\n";
-  return out;
-}
-
 const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
   static const auto* table = new std::map<std::string, std::pair<Handler, const char*>>{
       {"vtop", {[](const Session& s, const Args& a, bool json) -> Result<std::string> {
@@ -359,7 +249,11 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"bug", {RunBugCommand, "BUG()/WARN() sites from the kernel's bug table: bug [ADDR]..."}},
       {"eval", {Make(RunEval, RenderEvalText, RenderEvalJson), "evaluate an expression: eval EXPR"}},
       {"set", {RunSetCommand, "show or set the current task context: set [PID|TASK]"}},
-      {"list", {RunListCommand, "walk a linked list: list [-o OFFSET|struct.member] [-s struct[.member,...]] [-H|-h] START"}},
+      {"list", {Make(RunList, RenderWalkText, RenderWalkJson),
+                "walk a linked list: list [-o OFFSET|struct.member] [-s struct[.member,...]] [-H|-h] START"}},
+      {"tree", {Make(RunTree, RenderWalkText, RenderWalkJson),
+                "walk a tree: tree [-t rbtree|radix|xarray|maple] [-r OFF|s.m] [-o OFF|s.m] [-s struct[.m,...]] "
+                "[-l] [-p] [-N] START"}},
       {"dis", {Make(RunDis, RenderDisText, RenderDisJson),
                "disassemble: dis [-r|-f] [-l] SYMBOL|ADDR|SYMBOL+OFF [COUNT]"}},
       {"mount", {Make(RunMount, RenderMountText, RenderMountJson), "mounted filesystems: mount"}},

@@ -122,4 +122,28 @@ nlohmann::ordered_json RenderPrintJson(const PrintOutput& r) {
   return {{"values", values}};
 }
 
+std::string RenderWalkText(const WalkResult& r) {
+  std::string out;
+  for (const WalkEntry& e : r.entries) {
+    out += fmt::format("{:x}\n", e.address);
+    if (!e.position.empty()) out += fmt::format("  {}\n", e.position);
+    if (e.value) out += fmt::format("struct {} {}\n", r.struct_name, *e.value);
+    for (const auto& [m, v] : e.members) out += fmt::format("  {} = {},\n", m, v);
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderWalkJson(const WalkResult& r) {
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  for (const WalkEntry& e : r.entries) {
+    nlohmann::ordered_json je;
+    je["address"] = fmt::format("{:#x}", e.address);
+    if (!e.position.empty()) je["position"] = e.position;
+    if (e.value) je["value"] = *e.value;
+    for (const auto& [m, v] : e.members) je[m] = v;
+    arr.push_back(je);
+  }
+  return arr;
+}
+
 }  // namespace coroner

@@ -7,6 +7,7 @@
 
 #include "lib/commands/print.h"
 #include "lib/commands/symbol_commands.h"
+#include "lib/commands/walk.h"
 
 namespace coroner {
 
@@ -15,6 +16,9 @@ nlohmann::ordered_json RenderSymJson(const SymResult& r);
 std::string RenderStructText(const StructResult& r);
 nlohmann::ordered_json RenderStructJson(const StructResult& r);
 std::string RenderPrintText(const PrintOutput& r);
+// list and tree: an entry a line, then its position (-p) and structure (-s).
+std::string RenderWalkText(const WalkResult& r);
+nlohmann::ordered_json RenderWalkJson(const WalkResult& r);
 nlohmann::ordered_json RenderPrintJson(const PrintOutput& r);
 
 }  // namespace coroner

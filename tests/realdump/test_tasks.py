@@ -10,7 +10,7 @@ import json
 import re
 import unittest
 
-from common import crash_commands, extra_pids, require_dumps, run
+from common import coroner_commands, crash_commands, extra_pids, require_dumps, run
 
 # The forms that keep slab pages on every kernel (makedumpfile 1.7.2 -d 31 drops them on 6.12+).
 TASK_FORMS = ["vmcore.elf", "vmcore.kdump-zlib-d23"]
@@ -241,6 +241,54 @@ class SysCalls(unittest.TestCase):
                 self.assertEqual({c["nr"]: c["name"] for c in without["syscalls"]}, names)
                 self.assertTrue(with_v["syscalls"][0]["source"].startswith("../fs/read_write.c: "))
                 self.assertIsNone(without["syscalls"][0]["source"])
+
+
+class TreeWalks(unittest.TestCase):
+    """tree: red-black trees (5.10's VMA tree, pre-order as crash, -l sorted, -p positions, -s
+    members) and xarrays (SysV shm ids) equal crash 8.0.2 on 5.10; on every kernel the helper's
+    VMA tree (rbtree on 5.10, maple tree on 6.1+, which crash 8.0.2 cannot walk) holds exactly
+    the VMAs `vm` lists, in order, and the shm xarray the segment `ipcs -m` shows."""
+
+    def setUp(self):
+        self.dirs = require_dumps(self)
+
+    def helper_vm(self, d):
+        pid = extra_pids(d)["helper"]
+        return json.loads(run([d / "vmcore.elf", "--json", "-c", f"vm {pid}"]).stdout)["tasks"][0]
+
+    def shm_xarray(self, d):
+        out = run([d / "vmcore.elf", d / "vmlinux", "-c", "p &init_ipc_ns.ids[2].ipcs_idr.idr_rt"]).stdout
+        return re.search(r"\) (0x[0-9a-f]+)", out).group(1)
+
+    def test_equals_crash_on_5_10(self):
+        for d in [d for d in self.dirs if d.name.startswith("5.10")]:
+            mm = self.helper_vm(d)["mm"]
+            rb = f"tree -t rbtree -r mm_struct.mm_rb -o vm_area_struct.vm_rb"
+            xa = self.shm_xarray(d)
+            cmds = [f"{rb} {mm}", f"{rb} -l {mm}", f"{rb} -p {mm}", f"{rb} -s vm_area_struct.vm_start,vm_end {mm}",
+                    f"tree -t xarray {xa}", f"tree -t x -s shmid_kernel.shm_nattch,shm_segsz {xa}"]
+            ours = coroner_commands(d, cmds, dump="vmcore.elf")
+            self.assertEqual(ours, crash_commands(d, cmds, dump="vmcore.elf"))
+            self.assertIn("  position: root/l/r\n", ours)
+
+    def test_vma_trees_and_shm_xarray_everywhere(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                vm = self.helper_vm(d)
+                if d.name.startswith("5.10"):
+                    cmd = f"tree -t rbtree -l -r mm_struct.mm_rb -o vm_area_struct.vm_rb {vm['mm']}"
+                else:
+                    cmd = f"tree -t maple -p -r mm_struct.mm_mt {vm['mm']}"
+                walked = json.loads(run([d / "vmcore.elf", "--json", "-c", cmd]).stdout)
+                self.assertEqual([e["address"] for e in walked], [v["vma"] for v in vm["vmas"]])
+                if "maple" in cmd:
+                    # Each range is the VMA's [start, end - 1].
+                    self.assertEqual([e["position"] for e in walked],
+                                     [f"range: {v['start']}-{int(v['end'], 16) - 1:#x}" for v in vm["vmas"]])
+                shm = json.loads(run([d / "vmcore.elf", "--json", "-c", "ipcs -m"]).stdout)["shared_memory"]
+                xa = json.loads(run([d / "vmcore.elf", "--json", "-c", f"tree -t xarray -p {self.shm_xarray(d)}"]).stdout)
+                self.assertEqual([(e["address"], e["position"]) for e in xa],
+                                 [(m["address"], f"index: {m['id']}") for m in shm])
 
 
 class PsAgainstCrash(unittest.TestCase):
