@@ -11,12 +11,14 @@ BUILD_PKGS=(
   libedit-dev                                          # line editing, history, completion at the prompt
   libgtest-dev libgmock-dev python3                    # the build configures the tests too
   libelf-dev libdw-dev libbpf-dev libcapstone-dev      # ELF/DWARF, BTF, disassembly (later layers)
+  libdebuginfod-dev                                    # debuginfo fetch: vmlinux by build ID
 )
 TEST_PKGS=(
   libbenchmark-dev libkdumpfile-dev                            # benchmarks, differential reference
   clang libclang-rt-14-dev                                     # libFuzzer builds
   qemu-system-x86 qemu-utils makedumpfile kexec-tools busybox-static e2fsprogs cpio xz-utils zstd
   crash python3-drgn file                                      # reference tools for comparisons
+  debuginfod                                                   # a local server for the debuginfo fetch test
 )
 
 want=("${BUILD_PKGS[@]}")

@@ -7,10 +7,12 @@
 #include <sys/stat.h>
 
 #include <array>
+#include <cstdlib>
 
 #include "lib/debuginfo/btf_types.h"
-#include "lib/kernel/modules.h"
 #include "lib/debuginfo/elf_symbols.h"
+#include "lib/dump/elf_notes.h"
+#include "lib/kernel/modules.h"
 
 namespace coroner {
 
@@ -62,6 +64,12 @@ std::vector<std::string> Session::VmlinuxCandidates(const std::string& release, 
     out.push_back(d + "/lib/modules/" + release + "/vmlinux");
     out.push_back(d + "/boot/vmlinux-" + release);
     out.push_back(d + "/vmlinux");
+  }
+  // Where `coroner debuginfo fetch` puts it.
+  if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) {
+    out.push_back(std::string(x) + "/coroner/debuginfo/" + release + "/vmlinux");
+  } else if (const char* h = std::getenv("HOME"); h && *h) {
+    out.push_back(std::string(h) + "/.cache/coroner/debuginfo/" + release + "/vmlinux");
   }
   std::string root = options.root.empty() ? "/" : options.root;
   if (root.back() != '/') root += '/';
@@ -209,6 +217,37 @@ Result<const SymbolTable*> Session::AllSymbols() const {
   AddModuleSymbols(**k, **mods, b, symbol_warnings_);
   all_symbols_ = std::move(b).Build();
   return &*all_symbols_;
+}
+
+Result<std::string> Session::DumpBanner() const {
+  CORONER_TRY(const SymbolTable* syms, Symbols());
+  CORONER_TRY(const KernelMemory* km, RequireKernelMemory());
+  const Symbol* sym = syms->Find("linux_banner");
+  if (!sym) return Error(ErrorCode::kNotFound, "the dump's kallsyms has no linux_banner");
+  CORONER_TRY(std::string b, km->ReadCString(sym->address, 512));
+  while (!b.empty() && (b.back() == '\n' || b.back() == ' ')) b.pop_back();
+  return b;
+}
+
+Result<std::string> Session::KernelBuildId() const {
+  CORONER_TRY(const SymbolTable* syms, Symbols());
+  CORONER_TRY(const KernelMemory* km, RequireKernelMemory());
+  const Symbol* start = syms->Find("__start_notes");
+  const Symbol* stop = syms->Find("__stop_notes");
+  if (!start || !stop || stop->address <= start->address || stop->address - start->address > 65536) {
+    return Error(ErrorCode::kNotFound, "the dump's kallsyms has no __start_notes..__stop_notes range");
+  }
+  std::vector<std::byte> notes(stop->address - start->address);
+  CORONER_TRY_VOID(km->Read(start->address, notes));
+  Diagnostics diag;
+  for (const ElfNote& n : ParseElfNotes(notes, start->address, diag)) {
+    constexpr uint32_t kNtGnuBuildId = 3;
+    if (n.name != "GNU" || n.type != kNtGnuBuildId || n.desc.empty()) continue;
+    std::string hex;
+    for (std::byte b : n.desc) hex += fmt::format("{:02x}", static_cast<unsigned>(b));
+    return hex;
+  }
+  return Error(ErrorCode::kNotFound, fmt::format("no GNU build ID note in the kernel's notes at {:#x}", start->address));
 }
 
 Result<uint64_t> Session::ResolveSymbol(std::string_view text) const {

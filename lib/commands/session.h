@@ -75,6 +75,11 @@ class Session {
   // the kernel's alone, with a warning in symbol_warnings(), when the modules cannot be read.
   Result<const SymbolTable*> AllSymbols() const;
   const std::vector<std::string>& symbol_warnings() const { return symbol_warnings_; }
+  // The dump's linux_banner (from its own kallsyms), without the trailing newline.
+  Result<std::string> DumpBanner() const;
+  // The kernel image's GNU build ID (hex), from its .notes section in memory.
+  Result<std::string> KernelBuildId() const;
+
   // SYMBOL or SYMBOL+OFFSET (decimal or 0x hex), kernel or module, to an address.
   Result<uint64_t> ResolveSymbol(std::string_view text) const;
   // The loaded modules (the kernel's `modules` list), read once.

@@ -234,7 +234,8 @@ Result<SysResult> RunSys(const Session& s, const std::vector<std::string>& args)
   }
   if (r.taint_only) return r;
 
-  r.kernel = "(no vmlinux: symbols from kallsyms, types from BTF, both in the dump)";
+  r.kernel = s.vmlinux().empty() ? "(no vmlinux: symbols from kallsyms, types from BTF, both in the dump)"
+                                 : s.vmlinux();
   r.dumpfiles = s.dump().info.files;
   r.partial = s.dump().info.dump_level.value_or(0) > 0;
   auto possible = k->PossibleCpus();

@@ -4,6 +4,7 @@
 //
 //   coroner info [--json] DUMP...          what the dump file says about itself
 //   coroner collect [makedumpfile flags] IN OUT   the collector (collect_main.cc)
+//   coroner debuginfo fetch DUMP            download the matching vmlinux (debuginfo_main.cc)
 //   coroner [--json] [--minimal] [-c 'cmd; cmd'] [-i FILE] DUMP... [VMLINUX]
 #include <unistd.h>
 
@@ -27,7 +28,8 @@
 #include "lib/render/info_render.h"
 
 namespace coroner {
-int CollectMain(int argc, char** argv);  // collect_main.cc
+int CollectMain(int argc, char** argv);    // collect_main.cc
+int DebuginfoMain(int argc, char** argv);  // debuginfo_main.cc
 }  // namespace coroner
 
 namespace {
@@ -198,6 +200,7 @@ int Interactive(const coroner::Session& session, bool json) {
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "collect") return coroner::CollectMain(argc - 2, argv + 2);
+  if (argc >= 2 && std::string(argv[1]) == "debuginfo") return coroner::DebuginfoMain(argc - 1, argv + 1);
   if (argc >= 2 && std::string(argv[1]) == "info") {
     CLI::App app{"coroner info: what a dump file says about itself (format, headers, page counts, "
                  "CPU registers, VMCOREINFO)"};
@@ -216,6 +219,7 @@ int main(int argc, char** argv) {
   CLI::App app{"coroner: Linux kernel crash dump analysis.\n"
                "  coroner info [--json] DUMP...        what the dump file says about itself\n"
                "  coroner collect [makedumpfile flags] IN OUT   write a filtered, compressed dump\n"
+               "  coroner debuginfo fetch DUMP          download the matching vmlinux (debuginfod, apt)\n"
                "  coroner [options] DUMP... [VMLINUX]  a prompt (or batch run) of crash-style commands"};
   app.set_version_flag("--version", "coroner 0.1.0");
   std::vector<std::string> files;
