@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace coroner {
@@ -81,17 +82,152 @@ Result<uint64_t> SharedPages(const Kernel& k) {
   return shared;
 }
 
+// The enumerators of `enum NAME` below its terminator (NR_VM_ZONE_STAT_ITEMS, ...), by value.
+Result<std::vector<std::string>> EnumNames(const Kernel& k, std::string_view enum_name, std::string_view terminator) {
+  auto id = k.types().Find(fmt::format("enum {}", enum_name));
+  if (!id) return Error(ErrorCode::kNotFound, fmt::format("the kernel's types have no enum {}", enum_name));
+  const Type& t = k.types().Get(*id);
+  int64_t count = -1;
+  for (const TypeEnumerator& e : t.enumerators) {
+    if (e.name == terminator) count = e.value;
+  }
+  if (count < 0 || count > 1024) {
+    return Error(ErrorCode::kNotFound, fmt::format("enum {} has no {}", enum_name, terminator));
+  }
+  std::vector<std::string> names(static_cast<size_t>(count));
+  for (const TypeEnumerator& e : t.enumerators) {
+    // Of aliases (NR_ZONE_LRU_BASE = NR_ZONE_INACTIVE_ANON), the last declared, as crash.
+    if (e.value >= 0 && e.value < count) names[static_cast<size_t>(e.value)] = e.name;
+  }
+  return names;
+}
+
+// An atomic_long_t array of counters at `at`, named by an enum.
+Result<StatBlock> ReadCounters(const Kernel& k, std::string title, uint64_t at, std::string_view enum_name,
+                               std::string_view terminator) {
+  CORONER_TRY(std::vector<std::string> names, EnumNames(k, enum_name, terminator));
+  StatBlock b{std::move(title), {}};
+  std::vector<std::byte> raw(names.size() * 8);
+  CORONER_TRY_VOID(k.memory().Read(at, raw));
+  for (size_t i = 0; i < names.size(); ++i) {
+    int64_t v;
+    std::memcpy(&v, raw.data() + 8 * i, 8);
+    b.items.emplace_back(names[i], v);
+  }
+  return b;
+}
+
+Result<void> ReadVmStats(const Kernel& k, KmemResult& r) {
+  CORONER_TRY(uint64_t zone_stat, k.SymbolAddress("vm_zone_stat"));
+  CORONER_TRY(StatBlock zone, ReadCounters(k, "VM_ZONE_STAT", zone_stat, "zone_stat_item", "NR_VM_ZONE_STAT_ITEMS"));
+  r.stats.push_back(std::move(zone));
+  CORONER_TRY(uint64_t node_stat, k.SymbolAddress("vm_node_stat"));
+  CORONER_TRY(StatBlock node, ReadCounters(k, "VM_NODE_STAT", node_stat, "node_stat_item", "NR_VM_NODE_STAT_ITEMS"));
+  r.stats.push_back(std::move(node));
+  // vm_numa_stat until 5.13 (crash 8.0.2 shows only that one; 5.14+ counts NUMA events per CPU).
+  if (auto numa = k.SymbolAddress("vm_numa_stat")) {
+    CORONER_TRY(StatBlock b, ReadCounters(k, "VM_NUMA_STAT", *numa, "numa_stat_item", "NR_VM_NUMA_STAT_ITEMS"));
+    r.stats.push_back(std::move(b));
+  }
+  // vm_event_states: per CPU, summed.
+  CORONER_TRY(std::vector<std::string> events, EnumNames(k, "vm_event_item", "NR_VM_EVENT_ITEMS"));
+  CORONER_TRY(uint64_t ev, k.SymbolAddress("vm_event_states"));
+  CORONER_TRY(int cpus, k.PossibleCpus());
+  StatBlock b{"VM_EVENT_STATES", {}};
+  std::vector<uint64_t> sum(events.size());
+  std::vector<std::byte> raw(events.size() * 8);
+  for (int c = 0; c < cpus; ++c) {
+    CORONER_TRY(uint64_t off, k.PerCpuOffset(c));
+    CORONER_TRY_VOID(k.memory().Read(ev + off, raw));
+    for (size_t i = 0; i < events.size(); ++i) {
+      uint64_t v;
+      std::memcpy(&v, raw.data() + 8 * i, 8);
+      sum[i] += v;
+    }
+  }
+  for (size_t i = 0; i < events.size(); ++i) b.items.emplace_back(events[i], static_cast<int64_t>(sum[i]));
+  r.stats.push_back(std::move(b));
+  return Ok();
+}
+
+Result<void> ReadZones(const Kernel& k, KmemResult& r) {
+  CORONER_TRY(std::vector<uint64_t> nodes, NodePgdats(k));
+  CORONER_TRY(Field zones, k.FieldOf("pglist_data", "node_zones"));
+  CORONER_TRY(uint64_t zone_size, k.SizeOf("zone"));
+  const Type& arr = k.types().Get(k.types().Resolve(zones.type));
+  if (arr.kind != TypeKind::kArray || arr.count == 0 || arr.count > 16) {
+    return Error(ErrorCode::kBadData, "pglist_data.node_zones is not an array of zones");
+  }
+  CORONER_TRY(std::string_view wm, k.FirstField("zone", {"_watermark", "watermark"}));
+  CORONER_TRY(Field wmf, k.FieldOf("zone", wm));
+  CORONER_TRY(Field vm_stat, k.FieldOf("zone", "vm_stat"));
+  CORONER_TRY(int64_t wmin, k.EnumValue("WMARK_MIN"));
+  CORONER_TRY(int64_t wlow, k.EnumValue("WMARK_LOW"));
+  CORONER_TRY(int64_t whigh, k.EnumValue("WMARK_HIGH"));
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    for (uint64_t i = 0; i < arr.count; ++i) {
+      ZoneStats z;
+      z.node = static_cast<int>(n);
+      z.index = static_cast<int>(i);
+      z.zone = nodes[n] + zones.offset + i * zone_size;
+      CORONER_TRY(uint64_t name, k.ReadField(z.zone, "zone", "name"));
+      z.name = k.memory().ReadCString(name, 64).value_or("(unknown)");
+      CORONER_TRY(z.spanned, k.ReadField(z.zone, "zone", "spanned_pages"));
+      CORONER_TRY(z.present, k.ReadField(z.zone, "zone", "present_pages"));
+      CORONER_TRY(z.min, k.ReadU64(z.zone + wmf.offset + 8 * static_cast<uint64_t>(wmin)));
+      CORONER_TRY(z.low, k.ReadU64(z.zone + wmf.offset + 8 * static_cast<uint64_t>(wlow)));
+      CORONER_TRY(z.high, k.ReadU64(z.zone + wmf.offset + 8 * static_cast<uint64_t>(whigh)));
+      if (z.spanned) {
+        CORONER_TRY(z.vm_stat, ReadCounters(k, "VM_STAT", z.zone + vm_stat.offset, "zone_stat_item",
+                                            "NR_VM_ZONE_STAT_ITEMS"));
+      }
+      r.zones.push_back(std::move(z));
+    }
+  }
+  return Ok();
+}
+
 }  // namespace
 
+Result<std::vector<uint64_t>> NodePgdats(const Kernel& k) {
+  std::vector<uint64_t> nodes;
+  if (auto nd = k.SymbolAddress("node_data")) {
+    uint64_t nr = 1;
+    if (auto n = k.SymbolAddress("nr_node_ids")) {
+      if (auto v = k.ReadU32(*n); v && *v > 0 && *v <= 1024) nr = *v;
+    }
+    for (uint64_t i = 0; i < nr; ++i) {
+      CORONER_TRY(uint64_t p, k.ReadU64(*nd + 8 * i));
+      if (p) nodes.push_back(p);
+    }
+  } else if (auto c = k.SymbolAddress("contig_page_data")) {
+    nodes.push_back(*c);
+  } else {
+    return Error(ErrorCode::kNotFound, "neither node_data nor contig_page_data is in the symbols");
+  }
+  return nodes;
+}
+
 Result<KmemResult> RunKmem(const Session& s, const std::vector<std::string>& args) {
-  if (args.size() != 1 || (args[0] != "-i" && args[0] != "-s")) {
-    return Error(ErrorCode::kUnsupported, "only kmem -i and kmem -s are supported yet");
+  static const std::vector<std::string> kModes = {"-i", "-s", "-V", "-z"};
+  if (args.size() != 1 || std::find(kModes.begin(), kModes.end(), args[0]) == kModes.end()) {
+    return Error(ErrorCode::kUnsupported, "kmem: -i, -s, -V and -z are supported (one at a time)");
   }
   CORONER_TRY(const Kernel* k, s.GetKernel());
   KmemResult r;
   if (args[0] == "-s") {
     r.mode = KmemResult::Mode::kSlabs;
     CORONER_TRY(r.caches, ReadSlabCaches(*k));
+    return r;
+  }
+  if (args[0] == "-V") {
+    r.mode = KmemResult::Mode::kVmStat;
+    CORONER_TRY_VOID(ReadVmStats(*k, r));
+    return r;
+  }
+  if (args[0] == "-z") {
+    r.mode = KmemResult::Mode::kZones;
+    CORONER_TRY_VOID(ReadZones(*k, r));
     return r;
   }
   KmemInfo& m = r.info;

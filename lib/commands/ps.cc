@@ -1,4 +1,5 @@
 #include "lib/commands/ps.h"
+#include "lib/commands/kmem.h"
 #include "lib/commands/sys.h"
 
 #include <fmt/format.h>
@@ -11,21 +12,7 @@ namespace coroner {
 
 Result<uint64_t> TotalPhysicalPages(const Session& s) {
   CORONER_TRY(const Kernel* k, s.GetKernel());
-  std::vector<uint64_t> nodes;
-  if (auto nd = k->SymbolAddress("node_data")) {
-    uint64_t nr = 1;
-    if (auto n = k->SymbolAddress("nr_node_ids")) {
-      if (auto v = k->ReadU32(*n); v && *v > 0 && *v <= 1024) nr = *v;
-    }
-    for (uint64_t i = 0; i < nr; ++i) {
-      CORONER_TRY(uint64_t p, k->ReadU64(*nd + 8 * i));
-      if (p) nodes.push_back(p);
-    }
-  } else if (auto c = k->SymbolAddress("contig_page_data")) {
-    nodes.push_back(*c);
-  } else {
-    return Error(ErrorCode::kNotFound, "neither node_data nor contig_page_data is in the symbols");
-  }
+  CORONER_TRY(std::vector<uint64_t> nodes, NodePgdats(*k));
   uint64_t total = 0;
   for (uint64_t n : nodes) {
     CORONER_TRY(uint64_t present, k->ReadField(n, "pglist_data", "node_present_pages"));

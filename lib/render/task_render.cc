@@ -413,6 +413,44 @@ std::string PagesSize(uint64_t pages) { return pages ? FormatMemorySize(pages * 
 }  // namespace
 
 std::string RenderKmemText(const KmemResult& r) {
+  // crash's counter blocks: names right-aligned to the longest name in the block.
+  auto width_of = [](const StatBlock& b) {
+    size_t width = 0;
+    for (const auto& [name, v] : b.items) width = std::max(width, name.size());
+    return width;
+  };
+  auto block = [](const StatBlock& b, size_t width, std::string& out) {
+    for (const auto& [name, v] : b.items) out += fmt::format("{:>{}}: {}\n", name, width, v);
+  };
+  if (r.mode == KmemResult::Mode::kVmStat) {
+    // crash aligns the zone, node and NUMA counters together, the events apart.
+    size_t width = 0;
+    for (const StatBlock& b : r.stats) {
+      if (b.title != "VM_EVENT_STATES") width = std::max(width, width_of(b));
+    }
+    std::string out;
+    for (size_t i = 0; i < r.stats.size(); ++i) {
+      out += fmt::format("{}  {}:\n", i ? "\n" : "", r.stats[i].title);
+      block(r.stats[i], r.stats[i].title == "VM_EVENT_STATES" ? width_of(r.stats[i]) : width, out);
+    }
+    return out;
+  }
+  if (r.mode == KmemResult::Mode::kZones) {
+    std::string out;
+    for (const ZoneStats& z : r.zones) {
+      out += fmt::format("NODE: {}  ZONE: {}  ADDR: {:x}  NAME: \"{}\"\n", z.node, z.index, z.zone, z.name);
+      if (!z.spanned) {
+        out += "  [unpopulated]\n\n";
+        continue;
+      }
+      out += fmt::format("  SIZE: {}", z.spanned);
+      if (z.present < z.spanned) out += fmt::format("  PRESENT: {}", z.present);
+      out += fmt::format("  MIN/LOW/HIGH: {}/{}/{}\n  VM_STAT:\n", z.min, z.low, z.high);
+      block(z.vm_stat, width_of(z.vm_stat), out);
+      out += "\n\n";
+    }
+    return out;
+  }
   if (r.mode == KmemResult::Mode::kSlabs) {
     std::string out = "CACHE             OBJSIZE  ALLOCATED     TOTAL  SLABS  SSIZE  NAME\n";
     for (const SlabCacheInfo& c : r.caches) {
@@ -451,6 +489,34 @@ std::string RenderKmemText(const KmemResult& r) {
 
 nlohmann::ordered_json RenderKmemJson(const KmemResult& r) {
   nlohmann::ordered_json j;
+  auto block = [](const StatBlock& b) {
+    nlohmann::ordered_json o;
+    for (const auto& [name, v] : b.items) o[name] = v;
+    return o;
+  };
+  if (r.mode == KmemResult::Mode::kVmStat) {
+    for (const StatBlock& b : r.stats) j[b.title] = block(b);
+    return j;
+  }
+  if (r.mode == KmemResult::Mode::kZones) {
+    auto zones = nlohmann::ordered_json::array();
+    for (const ZoneStats& z : r.zones) {
+      nlohmann::ordered_json x;
+      x["node"] = z.node;
+      x["zone"] = z.index;
+      x["address"] = fmt::format("{:#x}", z.zone);
+      x["name"] = z.name;
+      x["spanned"] = z.spanned;
+      x["present"] = z.present;
+      x["min"] = z.min;
+      x["low"] = z.low;
+      x["high"] = z.high;
+      x["vm_stat"] = block(z.vm_stat);
+      zones.push_back(x);
+    }
+    j["zones"] = zones;
+    return j;
+  }
   if (r.mode == KmemResult::Mode::kSlabs) {
     auto caches = nlohmann::ordered_json::array();
     for (const SlabCacheInfo& c : r.caches) {

@@ -1,0 +1,101 @@
+"""kmem -z (zones) and kmem -V (the kernel's vm counters), against the guest's /proc/zoneinfo and
+/proc/vmstat saved just before the crash, and crash 8.0.2's text on 5.10 and 6.1.
+
+What cannot move between the snapshot and the crash (zone names, spanned and present pages,
+watermarks) must be exact. Between the two the guest unmounts its scratch ext4 disk, which drops
+its page cache (NR_*_FILE fall from thousands to tens) and frees those pages: free pages may only
+grow, and event counters only grow; counters the unmount does not touch (shmem, mlock, bounce,
+zspages, unevictable, anonymous THP) stay close.
+"""
+import json
+import re
+import unittest
+
+from common import crash_commands, require_dumps, run
+
+
+def guest_zones(d):
+    """[(name, {field: value})] from /proc/zoneinfo, populated zones only."""
+    zones = []
+    for block in re.split(r"^Node \d+, zone\s+", (d / "guest-view/zoneinfo.txt").read_text(), flags=re.M)[1:]:
+        name = block.split()[0]
+        fields = {}
+        for line in block.splitlines()[1:]:
+            m = re.match(r"^\s+(?:pages )?(\w+)\s+(\d+)$", line)
+            if m and m.group(1) not in fields:
+                fields[m.group(1)] = int(m.group(2))
+        zones.append((name, fields))
+    return zones
+
+
+STABLE = {"NR_SHMEM", "NR_MLOCK", "NR_BOUNCE", "NR_ZSPAGES", "NR_UNEVICTABLE", "NR_ZONE_UNEVICTABLE",
+          "NR_ANON_TRANSPARENT_HUGEPAGES", "NR_FREE_CMA_PAGES"}
+
+
+def check_counter(test, block, item, ours, guest):
+    """Returns True when the counter was compared."""
+    if block == "VM_EVENT_STATES":
+        test.assertGreaterEqual(ours, guest, item)  # events only grow
+        return True
+    if item == "NR_FREE_PAGES":
+        test.assertGreaterEqual(ours, guest - 256, item)  # the unmount frees its page cache
+        return True
+    if item in STABLE:
+        test.assertLessEqual(abs(ours - guest), max(64, guest // 20), f"{block} {item}: {ours} vs {guest}")
+        return True
+    return False
+
+
+class KmemZonesAndCounters(unittest.TestCase):
+    def setUp(self):
+        self.dirs = require_dumps(self)
+
+    def test_zones_equal_zoneinfo(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                ours = json.loads(run([d / "vmcore.kdump-zlib", "--json", "-c", "kmem -z"]).stdout)["zones"]
+                guest = guest_zones(d)
+                self.assertEqual([z["name"] for z in ours], [n for n, _ in guest])
+                compared = 0
+                for z, (name, g) in zip(ours, guest):
+                    if not g.get("spanned"):
+                        self.assertEqual(z["spanned"], 0)
+                        continue
+                    boost = g.get("boost", 0)
+                    self.assertEqual((z["spanned"], z["present"], z["min"], z["low"], z["high"]),
+                                     (g["spanned"], g["present"], g["min"] - boost, g["low"] - boost,
+                                      g["high"] - boost), name)
+                    for item, v in z["vm_stat"].items():
+                        if item.lower() in g:
+                            compared += check_counter(self, name, item, v, g[item.lower()])
+                self.assertGreaterEqual(compared, 6)
+
+    def test_counters_equal_vmstat(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                ours = json.loads(run([d / "vmcore.kdump-zlib", "--json", "-c", "kmem -V"]).stdout)
+                guest = dict((l.split()[0], int(l.split()[1])) for l in (d / "guest-view/vmstat.txt").read_text().splitlines())
+                compared = 0
+                for block, items in ours.items():
+                    for item, v in items.items():
+                        g = guest.get(item.lower())
+                        if g is None:
+                            continue
+                        compared += check_counter(self, block, item, v, g)
+                self.assertGreater(compared, 50)
+                self.assertGreater(ours["VM_EVENT_STATES"]["PGFAULT"], 1000)
+
+    def test_text_equals_crash(self):
+        for d in self.dirs:
+            if not d.name.startswith(("5.10-", "6.1-4level")):
+                continue
+            with self.subTest(kernel=d.name):
+                ours = run([d / "vmcore.kdump-zlib", "-c", "kmem -z; kmem -V"]).stdout
+                theirs = crash_commands(d, ["kmem -z", "kmem -V"])
+                theirs = "".join(l for l in theirs.splitlines(True) if not l.startswith("WARNING"))
+                self.assertEqual(ours, theirs.lstrip("\n"))
+                self.assertIn("VM_EVENT_STATES:", ours)
+
+
+if __name__ == "__main__":
+    unittest.main()
