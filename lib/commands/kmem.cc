@@ -187,6 +187,64 @@ Result<void> ReadZones(const Kernel& k, KmemResult& r) {
   return Ok();
 }
 
+Result<void> ReadFreeAreas(const Kernel& k, KmemResult& r) {
+  CORONER_TRY(std::vector<uint64_t> nodes, NodePgdats(k));
+  r.nodes = static_cast<int>(nodes.size());
+  CORONER_TRY(Field zones, k.FieldOf("pglist_data", "node_zones"));
+  CORONER_TRY(uint64_t zone_size, k.SizeOf("zone"));
+  const Type& zarr = k.types().Get(k.types().Resolve(zones.type));
+  CORONER_TRY(Field fa, k.FieldOf("zone", "free_area"));
+  const Type& faarr = k.types().Get(k.types().Resolve(fa.type));
+  CORONER_TRY(uint64_t fa_size, k.SizeOf("free_area"));
+  CORONER_TRY(Field fl, k.FieldOf("free_area", "free_list"));
+  const Type& flarr = k.types().Get(k.types().Resolve(fl.type));
+  if (zarr.kind != TypeKind::kArray || faarr.kind != TypeKind::kArray || flarr.kind != TypeKind::kArray ||
+      zarr.count > 16 || faarr.count > 16 || flarr.count > 16) {
+    return Error(ErrorCode::kBadData, "pglist_data.node_zones, zone.free_area or free_area.free_list is not a small array");
+  }
+  CORONER_TRY(Field vm_stat, k.FieldOf("zone", "vm_stat"));
+  CORONER_TRY(int64_t nr_free_idx, k.EnumValue("NR_FREE_PAGES"));
+  CORONER_TRY(uint64_t vmemmap_sym, k.SymbolAddress("vmemmap_base"));
+  CORONER_TRY(uint64_t vmemmap, k.ReadU64(vmemmap_sym));
+  CORONER_TRY(uint64_t page_size, k.SizeOf("page"));
+  // Free pages are on their free list by page.lru (6.x: page.buddy_list, the same place).
+  CORONER_TRY(std::string_view link, k.FirstField("page", {"buddy_list", "lru"}));
+  for (size_t n = 0; n < nodes.size(); ++n) {
+    CORONER_TRY(uint64_t node_start, k.ReadField(nodes[n], "pglist_data", "node_start_pfn"));
+    for (uint64_t i = 0; i < zarr.count; ++i) {
+      uint64_t zone = nodes[n] + zones.offset + i * zone_size;
+      ZoneFreeArea z;
+      z.node = static_cast<int>(n);
+      z.index = static_cast<int>(i);
+      CORONER_TRY(uint64_t name, k.ReadField(zone, "zone", "name"));
+      z.name = k.memory().ReadCString(name, 64).value_or("(unknown)");
+      CORONER_TRY(z.spanned, k.ReadField(zone, "zone", "spanned_pages"));
+      CORONER_TRY(z.free, k.ReadU64(zone + vm_stat.offset + 8 * static_cast<uint64_t>(nr_free_idx)));
+      CORONER_TRY(z.start_pfn, k.ReadField(zone, "zone", "zone_start_pfn"));
+      if (z.spanned) {
+        z.mem_map = vmemmap + z.start_pfn * page_size;
+        z.start_mapnr = z.start_pfn - node_start;
+      }
+      for (uint64_t order = 0; order < faarr.count; ++order) {
+        for (uint64_t t = 0; t < flarr.count; ++t) {
+          FreeList f;
+          f.order = static_cast<int>(order);
+          f.list = zone + fa.offset + order * fa_size + fl.offset + t * 16;
+          if (z.spanned) {
+            CORONER_TRY(std::vector<uint64_t> pages, k.ListEntries(f.list, "page", link));
+            f.blocks = pages.size();
+          }
+          z.lists.push_back(f);
+        }
+      }
+      r.free_areas.push_back(std::move(z));
+    }
+  }
+  CORONER_TRY(int64_t total, VmStat(k, "vm_zone_stat", "NR_FREE_PAGES"));
+  r.nr_free_pages = Positive(total);
+  return Ok();
+}
+
 }  // namespace
 
 Result<std::vector<uint64_t>> NodePgdats(const Kernel& k) {
@@ -209,9 +267,9 @@ Result<std::vector<uint64_t>> NodePgdats(const Kernel& k) {
 }
 
 Result<KmemResult> RunKmem(const Session& s, const std::vector<std::string>& args) {
-  static const std::vector<std::string> kModes = {"-i", "-s", "-V", "-z"};
+  static const std::vector<std::string> kModes = {"-i", "-s", "-V", "-z", "-f"};
   if (args.size() != 1 || std::find(kModes.begin(), kModes.end(), args[0]) == kModes.end()) {
-    return Error(ErrorCode::kUnsupported, "kmem: -i, -s, -V and -z are supported (one at a time)");
+    return Error(ErrorCode::kUnsupported, "kmem: -i, -s, -V, -z and -f are supported (one at a time)");
   }
   CORONER_TRY(const Kernel* k, s.GetKernel());
   KmemResult r;
@@ -223,6 +281,11 @@ Result<KmemResult> RunKmem(const Session& s, const std::vector<std::string>& arg
   if (args[0] == "-V") {
     r.mode = KmemResult::Mode::kVmStat;
     CORONER_TRY_VOID(ReadVmStats(*k, r));
+    return r;
+  }
+  if (args[0] == "-f") {
+    r.mode = KmemResult::Mode::kFree;
+    CORONER_TRY_VOID(ReadFreeAreas(*k, r));
     return r;
   }
   if (args[0] == "-z") {

@@ -6,6 +6,8 @@
 // `kmem -V`: the kernel's vm_zone_stat, vm_node_stat (and vm_numa_stat where the kernel has it)
 // counters and the per-CPU vm_event_states summed, named by their enums.
 // `kmem -z`: every zone of every node: spanned and present pages, watermarks, its vm_stat.
+// `kmem -f`: every zone's buddy free lists walked (blocks per order and migrate type), their sum
+// verified against the kernel's NR_FREE_PAGES.
 #pragma once
 
 #include <cstdint>
@@ -42,8 +44,26 @@ struct ZoneStats {
   StatBlock vm_stat;
 };
 
+// kmem -f: one zone's buddy free lists, per order and migrate type.
+struct FreeList {
+  int order = 0;
+  uint64_t list = 0;     // the free_list[type] list_head
+  uint64_t blocks = 0;   // entries on it (each 2^order pages)
+};
+struct ZoneFreeArea {
+  int node = 0, index = 0;
+  std::string name;
+  uint64_t spanned = 0, free = 0;  // free: the zone's NR_FREE_PAGES counter
+  uint64_t mem_map = 0;            // struct page of the zone's first pfn (0 when empty)
+  uint64_t start_pfn = 0, start_mapnr = 0;
+  std::vector<FreeList> lists;
+};
+
 struct KmemResult {
-  enum class Mode { kInfo, kSlabs, kVmStat, kZones } mode = Mode::kInfo;
+  enum class Mode { kInfo, kSlabs, kVmStat, kZones, kFree } mode = Mode::kInfo;
+  std::vector<ZoneFreeArea> free_areas;  // kmem -f
+  uint64_t nr_free_pages = 0;            // kmem -f: the kernel's own count, to verify against
+  int nodes = 1;
   std::vector<StatBlock> stats;  // kmem -V
   std::vector<ZoneStats> zones;  // kmem -z
   KmemInfo info;

@@ -243,7 +243,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"bt", {Make(RunBt, RenderBtText, RenderBtJson),
                "backtrace (ORC from the dump): bt [-a] [-c CPU] [-s] [-f] [-t] [-l] [PID|TASK]..."}},
       {"mod", {Make(RunMod, RenderModText, RenderModJson), "loaded modules: mod"}},
-      {"kmem", {Make(RunKmem, RenderKmemText, RenderKmemJson), "memory: kmem -i (summary), -s (slab caches), -z (zones), -V (vm counters)"}},
+      {"kmem", {Make(RunKmem, RenderKmemText, RenderKmemJson), "memory: kmem -i (summary), -s (slab caches), -z (zones), -V (vm counters), -f (free lists)"}},
       {"task", {RunTaskCommand, "a task's task_struct and thread_info: task [PID|TASK]..."}},
       {"foreach", {RunForeach, "run bt, ps or task for tasks: foreach [PID|TASK|NAME|STATE|-k|-u]... bt|ps|task [flags]"}},
       {"bug", {RunBugCommand, "BUG()/WARN() sites from the kernel's bug table: bug [ADDR]..."}},

@@ -435,6 +435,37 @@ std::string RenderKmemText(const KmemResult& r) {
     }
     return out;
   }
+  if (r.mode == KmemResult::Mode::kFree) {
+    // crash's mkstring(CENTER): the odd space goes right, with RJUST left.
+    auto center = [](const std::string& v, size_t w, bool odd_left) {
+      size_t extra = v.size() < w ? w - v.size() : 0;
+      size_t left = odd_left ? extra - extra / 2 : extra / 2;
+      return std::string(left, ' ') + v + std::string(extra - left, ' ');
+    };
+    std::string out;
+    uint64_t found = 0;
+    for (size_t zi = 0; zi < r.free_areas.size(); ++zi) {
+      const ZoneFreeArea& z = r.free_areas[zi];
+      if (r.nodes > 1 && z.index == 0) out += fmt::format("{}NODE\n {:2}\n", z.node ? "\n" : "", z.node);
+      out += fmt::format("{}ZONE  NAME        SIZE    FREE      MEM_MAP       START_PADDR  START_MAPNR\n",
+                         z.index > 0 ? "\n" : "");
+      out += fmt::format("{:3}   {:<9} {:6}  {:6}  {}  {}  {}\n", z.index, z.name, z.spanned, z.free,
+                         center(fmt::format("{:x}", z.mem_map), 16, false),
+                         center(fmt::format("{:x}", z.spanned ? z.start_pfn * 4096 : 0), 11, true),
+                         center(fmt::format("{}", z.start_mapnr), 11, true));
+      if (!z.free) continue;
+      out += "AREA    SIZE  FREE_AREA_STRUCT  BLOCKS  PAGES\n";
+      for (const FreeList& f : z.lists) {
+        uint64_t pages = f.blocks << f.order;
+        found += pages;
+        out += fmt::format("{:3}  {:>7}  {:016x}  {:6} {:6}\n", f.order, fmt::format("{}k", 4u << f.order), f.list,
+                           f.blocks, pages);
+      }
+    }
+    out += fmt::format("\nnr_free_pages: {}  ", r.nr_free_pages);
+    out += found == r.nr_free_pages ? "(verified)\n" : fmt::format("(found {})\n", found);
+    return out;
+  }
   if (r.mode == KmemResult::Mode::kZones) {
     std::string out;
     for (const ZoneStats& z : r.zones) {
@@ -496,6 +527,31 @@ nlohmann::ordered_json RenderKmemJson(const KmemResult& r) {
   };
   if (r.mode == KmemResult::Mode::kVmStat) {
     for (const StatBlock& b : r.stats) j[b.title] = block(b);
+    return j;
+  }
+  if (r.mode == KmemResult::Mode::kFree) {
+    auto zones = nlohmann::ordered_json::array();
+    uint64_t found = 0;
+    for (const ZoneFreeArea& z : r.free_areas) {
+      nlohmann::ordered_json x;
+      x["node"] = z.node;
+      x["zone"] = z.index;
+      x["name"] = z.name;
+      x["size"] = z.spanned;
+      x["free"] = z.free;
+      x["mem_map"] = fmt::format("{:#x}", z.mem_map);
+      x["start_pfn"] = z.start_pfn;
+      auto lists = nlohmann::ordered_json::array();
+      for (const FreeList& f : z.lists) {
+        lists.push_back({{"order", f.order}, {"free_list", fmt::format("{:#x}", f.list)}, {"blocks", f.blocks}});
+        found += f.blocks << f.order;
+      }
+      x["lists"] = lists;
+      zones.push_back(x);
+    }
+    j["zones"] = zones;
+    j["nr_free_pages"] = r.nr_free_pages;
+    j["found"] = found;
     return j;
   }
   if (r.mode == KmemResult::Mode::kZones) {

@@ -1,4 +1,4 @@
-"""kmem -z (zones) and kmem -V (the kernel's vm counters), against the guest's /proc/zoneinfo and
+"""kmem -z (zones), kmem -V (the kernel's vm counters) and kmem -f (buddy free lists), against the guest's /proc/zoneinfo and
 /proc/vmstat saved just before the crash, and crash 8.0.2's text on 5.10 and 6.1.
 
 What cannot move between the snapshot and the crash (zone names, spanned and present pages,
@@ -85,16 +85,32 @@ class KmemZonesAndCounters(unittest.TestCase):
                 self.assertGreater(compared, 50)
                 self.assertGreater(ours["VM_EVENT_STATES"]["PGFAULT"], 1000)
 
+    def test_free_lists_add_up(self):
+        """kmem -f walks every buddy free list; the pages found equal the kernel's NR_FREE_PAGES up
+        to the per-CPU counter deltas not yet folded in (at most 125 pages a CPU and zone)."""
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                f = json.loads(run([d / "vmcore.kdump-zlib", "--json", "-c", "kmem -f"]).stdout)
+                zones = [z for z in f["zones"] if z["size"]]
+                self.assertGreaterEqual(len(zones), 2)
+                cpus = json.loads(run([d / "vmcore.kdump-zlib", "--json", "-c", "sys"]).stdout)["cpus"]
+                self.assertLessEqual(abs(f["found"] - f["nr_free_pages"]), 125 * cpus * len(zones))
+                for z in zones:
+                    found = sum(l["blocks"] << l["order"] for l in z["lists"])
+                    self.assertLessEqual(abs(found - z["free"]), 125 * cpus, z["name"])
+                self.assertGreater(f["found"], 100000)  # most of the 512 MB guest is free
+
     def test_text_equals_crash(self):
         for d in self.dirs:
             if not d.name.startswith(("5.10-", "6.1-4level")):
                 continue
             with self.subTest(kernel=d.name):
-                ours = run([d / "vmcore.kdump-zlib", "-c", "kmem -z; kmem -V"]).stdout
-                theirs = crash_commands(d, ["kmem -z", "kmem -V"])
+                ours = run([d / "vmcore.kdump-zlib", "-c", "kmem -z; kmem -V; kmem -f"]).stdout
+                theirs = crash_commands(d, ["kmem -z", "kmem -V", "kmem -f"])
                 theirs = "".join(l for l in theirs.splitlines(True) if not l.startswith("WARNING"))
                 self.assertEqual(ours, theirs.lstrip("\n"))
                 self.assertIn("VM_EVENT_STATES:", ours)
+                self.assertIn("nr_free_pages: ", ours)
 
 
 if __name__ == "__main__":
