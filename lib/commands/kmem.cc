@@ -268,8 +268,15 @@ Result<std::vector<uint64_t>> NodePgdats(const Kernel& k) {
 
 Result<KmemResult> RunKmem(const Session& s, const std::vector<std::string>& args) {
   static const std::vector<std::string> kModes = {"-i", "-s", "-V", "-z", "-f"};
+  if (!args.empty() && !args[0].empty() && args[0][0] != '-') {
+    KmemResult r;
+    r.mode = KmemResult::Mode::kAddress;
+    r.panic_cpu = s.PanicCpu();
+    CORONER_TRY(r.addresses, RunKmemAddresses(s, args));
+    return r;
+  }
   if (args.size() != 1 || std::find(kModes.begin(), kModes.end(), args[0]) == kModes.end()) {
-    return Error(ErrorCode::kUnsupported, "kmem: -i, -s, -V, -z and -f are supported (one at a time)");
+    return Error(ErrorCode::kUnsupported, "kmem: -i, -s, -V, -z, -f (one at a time) or ADDRESS... are supported");
   }
   CORONER_TRY(const Kernel* k, s.GetKernel());
   KmemResult r;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "lib/commands/session.h"
+#include "lib/commands/kmem_address.h"
 #include "lib/kernel/slab.h"
 
 namespace coroner {
@@ -60,7 +61,9 @@ struct ZoneFreeArea {
 };
 
 struct KmemResult {
-  enum class Mode { kInfo, kSlabs, kVmStat, kZones, kFree } mode = Mode::kInfo;
+  enum class Mode { kInfo, kSlabs, kVmStat, kZones, kFree, kAddress } mode = Mode::kInfo;
+  std::vector<KmemAddress> addresses;  // kmem ADDR...
+  int panic_cpu = -1;                  // kmem ADDR: for the task header's (PANIC)
   std::vector<ZoneFreeArea> free_areas;  // kmem -f
   uint64_t nr_free_pages = 0;            // kmem -f: the kernel's own count, to verify against
   int nodes = 1;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace coroner {
 namespace {
 
@@ -23,20 +25,15 @@ Result<uint64_t> SlabFree(const Kernel& k, const SlabLayout& l, uint64_t slab) {
   return objects > inuse ? objects - inuse : 0;
 }
 
-// The length of a lockless freelist: each free object holds the next one at `offset`.
+Result<void> FreelistObjects(const Kernel& k, const SlabLayout& l, uint64_t head, uint64_t offset, uint64_t random,
+                             std::vector<uint64_t>& out);
+
+// The length of a lockless freelist.
 Result<uint64_t> FreelistLength(const Kernel& k, const SlabLayout& l, uint64_t head, uint64_t offset,
                                 uint64_t random) {
-  uint64_t n = 0;
-  for (uint64_t obj = head; obj; ++n) {
-    if (n > kMaxChain) return Error(ErrorCode::kRecursion, fmt::format("freelist at {:#x} does not end", head));
-    if (!IsKernelAddress(obj)) {
-      return Error(ErrorCode::kBadData, fmt::format("freelist at {:#x}: {:#x} is not a kernel address", head, obj));
-    }
-    uint64_t slot = obj + offset;
-    CORONER_TRY(uint64_t raw, k.ReadU64(slot));
-    obj = l.hardened ? raw ^ random ^ __builtin_bswap64(slot) : raw;
-  }
-  return n;
+  std::vector<uint64_t> objects;
+  CORONER_TRY_VOID(FreelistObjects(k, l, head, offset, random, objects));
+  return objects.size();
 }
 
 Result<void> CountCache(const Kernel& k, const SlabLayout& l, SlabCacheInfo& c, int nodes, int cpus) {
@@ -119,18 +116,100 @@ Result<void> CountCache(const Kernel& k, const SlabLayout& l, SlabCacheInfo& c, 
   return Ok();
 }
 
-}  // namespace
-
-Result<std::vector<SlabCacheInfo>> ReadSlabCaches(const Kernel& k) {
+SlabLayout ReadLayout(const Kernel& k) {
   SlabLayout l;
   l.slab_type = k.StructType("slab") && k.HasField("slab", "slab_list") ? "slab" : "page";
   l.sheaves = k.HasField("kmem_cache", "cpu_sheaves") && !k.HasField("kmem_cache", "cpu_slab");
   if (!l.sheaves) {
-    CORONER_TRY(std::string_view m, k.FirstField("kmem_cache_cpu", {"slab", "page"}));
-    l.cpu_slab_member = m;
+    if (auto m = k.FirstField("kmem_cache_cpu", {"slab", "page"})) l.cpu_slab_member = *m;
   }
   l.hardened = k.HasField("kmem_cache", "random");
   l.per_node_ptrs = k.HasField("kmem_cache", "per_node");
+  return l;
+}
+
+// The objects of a lockless freelist: each free object holds the next one at `offset`
+// (obfuscated with CONFIG_SLAB_FREELIST_HARDENED).
+Result<void> FreelistObjects(const Kernel& k, const SlabLayout& l, uint64_t head, uint64_t offset, uint64_t random,
+                             std::vector<uint64_t>& out) {
+  uint64_t n = 0;
+  for (uint64_t obj = head; obj; ++n) {
+    if (n > kMaxChain) return Error(ErrorCode::kRecursion, fmt::format("freelist at {:#x} does not end", head));
+    if (!IsKernelAddress(obj)) {
+      return Error(ErrorCode::kBadData, fmt::format("freelist at {:#x}: {:#x} is not a kernel address", head, obj));
+    }
+    out.push_back(obj);
+    uint64_t slot = obj + offset;
+    CORONER_TRY(uint64_t raw, k.ReadU64(slot));
+    obj = l.hardened ? raw ^ random ^ __builtin_bswap64(slot) : raw;
+  }
+  return Ok();
+}
+
+}  // namespace
+
+Result<std::optional<SlabObject>> FindSlabObject(const Kernel& k, const std::vector<SlabCacheInfo>& caches,
+                                                 uint64_t head_page, uint64_t memory, uint64_t address) {
+  SlabLayout l = ReadLayout(k);
+  CORONER_TRY(uint64_t cache, k.ReadField(head_page, l.slab_type, "slab_cache"));
+  const SlabCacheInfo* c = nullptr;
+  for (const SlabCacheInfo& ci : caches) {
+    if (ci.cache == cache) c = &ci;
+  }
+  if (!c) return std::optional<SlabObject>();
+  SlabObject o;
+  o.cache = cache;
+  o.slab = head_page;
+  o.memory = memory;
+  CORONER_TRY(o.objects, k.ReadField(head_page, l.slab_type, "objects"));
+  CORONER_TRY(uint64_t offset, k.ReadField(cache, "kmem_cache", "offset"));
+  uint64_t random = 0;
+  if (l.hardened) {
+    CORONER_TRY(random, k.ReadField(cache, "kmem_cache", "random"));
+  }
+  std::vector<uint64_t> free;
+  CORONER_TRY(uint64_t freelist, k.ReadField(head_page, l.slab_type, "freelist"));
+  CORONER_TRY_VOID(FreelistObjects(k, l, freelist, offset, random, free));
+  CORONER_TRY(int cpus, k.PossibleCpus());
+  if (l.sheaves) {
+    CORONER_TRY(uint64_t pcs, k.ReadField(cache, "kmem_cache", "cpu_sheaves"));
+    CORONER_TRY(Field objs, k.FieldOf("slab_sheaf", "objects"));
+    for (int cpu = 0; cpu < cpus && pcs; ++cpu) {
+      CORONER_TRY(uint64_t off, k.PerCpuOffset(cpu));
+      for (std::string_view which : {"main", "spare"}) {
+        CORONER_TRY(uint64_t sheaf, k.ReadField(pcs + off, "slub_percpu_sheaves", which));
+        if (!sheaf) continue;
+        CORONER_TRY(uint64_t size, k.ReadField(sheaf, "slab_sheaf", "size"));
+        for (uint64_t i = 0; i < size && i < kMaxChain; ++i) {
+          CORONER_TRY(uint64_t obj, k.ReadU64(sheaf + objs.offset + 8 * i));
+          if (obj >= memory && obj < memory + o.objects * c->size) free.push_back(obj);
+        }
+      }
+    }
+    o.note = "objects held in the nodes' barns are not searched";
+  } else {
+    CORONER_TRY(uint64_t cpu_slab, k.ReadField(cache, "kmem_cache", "cpu_slab"));
+    for (int cpu = 0; cpu < cpus && cpu_slab; ++cpu) {
+      CORONER_TRY(uint64_t off, k.PerCpuOffset(cpu));
+      CORONER_TRY(uint64_t slab, k.ReadField(cpu_slab + off, "kmem_cache_cpu", l.cpu_slab_member));
+      if (slab != head_page) continue;
+      CORONER_TRY(uint64_t f, k.ReadField(cpu_slab + off, "kmem_cache_cpu", "freelist"));
+      CORONER_TRY_VOID(FreelistObjects(k, l, f, offset, random, free));
+    }
+  }
+  o.free = free.size();
+  if (c->size && address >= memory && (address - memory) / c->size < o.objects) {
+    o.object = memory + (address - memory) / c->size * c->size;
+    o.object_free = std::find(free.begin(), free.end(), o.object) != free.end();
+  }
+  return std::optional<SlabObject>(o);
+}
+
+Result<std::vector<SlabCacheInfo>> ReadSlabCaches(const Kernel& k) {
+  SlabLayout l = ReadLayout(k);
+  if (!l.sheaves && l.cpu_slab_member.empty()) {
+    return Error(ErrorCode::kNotFound, "kmem_cache_cpu has neither slab nor page");
+  }
   int nodes = 1;
   if (auto n = k.SymbolAddress("nr_node_ids")) {
     if (auto v = k.ReadU32(*n); v && *v > 0 && *v <= 1024) nodes = static_cast<int>(*v);

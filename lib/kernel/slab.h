@@ -30,4 +30,22 @@ struct SlabCacheInfo {
 
 Result<std::vector<SlabCacheInfo>> ReadSlabCaches(const Kernel& k);
 
+// The slab object an address is in: its slab (the head struct page / struct slab), the slab's
+// memory, object count, the object, and whether it is free (on the slab's freelist, a CPU's
+// lockless freelist for its CPU slab, or in a CPU's sheaf on 7.x).
+struct SlabObject {
+  uint64_t cache = 0;
+  uint64_t slab = 0;
+  uint64_t memory = 0;
+  uint64_t objects = 0;
+  uint64_t free = 0;    // free objects found in this slab
+  uint64_t object = 0;  // 0 when the address is in the slab's tail, past its objects
+  bool object_free = false;
+  std::string note;     // what was not searched
+};
+// `head_page` is the compound head's struct page of the address's page, `memory` its direct-map
+// address. Not a slab page (its slab_cache is none of `caches`): nullopt.
+Result<std::optional<SlabObject>> FindSlabObject(const Kernel& k, const std::vector<SlabCacheInfo>& caches,
+                                                 uint64_t head_page, uint64_t memory, uint64_t address);
+
 }  // namespace coroner

@@ -184,22 +184,14 @@ Result<std::string> RunSetCommand(const Session& s, const Args& args, bool json)
     CORONER_TRY_VOID(s.SetContext(t->task));
   }
   CORONER_TRY(const TaskInfo* t, s.ContextTask());
-  static const std::map<std::string, std::string> kStates = {
-      {"RU", "TASK_RUNNING"}, {"IN", "TASK_INTERRUPTIBLE"}, {"UN", "TASK_UNINTERRUPTIBLE"}, {"ID", "TASK_IDLE"},
-      {"ZO", "EXIT_ZOMBIE"},  {"ST", "TASK_STOPPED"},       {"TR", "TASK_TRACED"},          {"DE", "EXIT_DEAD"},
-      {"PA", "TASK_PARKED"},  {"WA", "TASK_WAKING"},        {"NE", "TASK_NEW"}};
-  auto it = kStates.find(t->StateName());
-  std::string state = it == kStates.end() ? t->StateName() : it->second;
   int panic_cpu = s.PanicCpu();
-  std::string mark = t->active ? (t->cpu == panic_cpu ? "(PANIC)" : "(ACTIVE)") : "";
   if (json) {
     auto j = TaskJson(*t);
-    j["state_name"] = state;
+    j["state_name"] = TaskStateLongName(*t);
     j["panic"] = t->active && t->cpu == panic_cpu;
     return j.dump(2) + "\n";
   }
-  return fmt::format("    PID: {}\nCOMMAND: \"{}\"\n   TASK: {:x}  [THREAD_INFO: {:x}]\n    CPU: {}\n  STATE: {} {}\n",
-                     t->pid, t->comm, t->task, t->task, t->cpu, state, mark);
+  return RenderTaskHeader(*t, panic_cpu);
 }
 
 const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
@@ -243,7 +235,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"bt", {Make(RunBt, RenderBtText, RenderBtJson),
                "backtrace (ORC from the dump): bt [-a] [-c CPU] [-s] [-f] [-t] [-l] [PID|TASK]..."}},
       {"mod", {Make(RunMod, RenderModText, RenderModJson), "loaded modules: mod"}},
-      {"kmem", {Make(RunKmem, RenderKmemText, RenderKmemJson), "memory: kmem -i (summary), -s (slab caches), -z (zones), -V (vm counters), -f (free lists)"}},
+      {"kmem", {Make(RunKmem, RenderKmemText, RenderKmemJson), "memory: kmem -i (summary), -s (slab caches), -z (zones), -V (vm counters), -f (free lists), kmem ADDRESS... (what it belongs to)"}},
       {"task", {RunTaskCommand, "a task's task_struct and thread_info: task [PID|TASK]..."}},
       {"foreach", {RunForeach, "run bt, ps or task for tasks: foreach [PID|TASK|NAME|STATE|-k|-u]... bt|ps|task [flags]"}},
       {"bug", {RunBugCommand, "BUG()/WARN() sites from the kernel's bug table: bug [ADDR]..."}},

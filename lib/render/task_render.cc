@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 #include <ctime>
 
 namespace coroner {
@@ -412,7 +414,100 @@ std::string PagesSize(uint64_t pages) { return pages ? FormatMemorySize(pages * 
 
 }  // namespace
 
+std::string TaskStateLongName(const TaskInfo& t) {
+  static const std::map<std::string, std::string> kStates = {
+      {"RU", "TASK_RUNNING"}, {"IN", "TASK_INTERRUPTIBLE"}, {"UN", "TASK_UNINTERRUPTIBLE"}, {"ID", "TASK_IDLE"},
+      {"ZO", "EXIT_ZOMBIE"},  {"ST", "TASK_STOPPED"},       {"TR", "TASK_TRACED"},          {"DE", "EXIT_DEAD"},
+      {"PA", "TASK_PARKED"},  {"WA", "TASK_WAKING"},        {"NE", "TASK_NEW"}};
+  auto it = kStates.find(t.StateName());
+  return it == kStates.end() ? t.StateName() : it->second;
+}
+
+std::string RenderTaskHeader(const TaskInfo& t, int panic_cpu, int nth, int of) {
+  std::string mark = t.active ? (t.cpu == panic_cpu ? "(PANIC)" : "(ACTIVE)") : "";
+  std::string which = of > 1 ? fmt::format("  ({} of {})", nth, of) : "";
+  return fmt::format("    PID: {}\nCOMMAND: \"{}\"\n   TASK: {:x}{}  [THREAD_INFO: {:x}]\n    CPU: {}\n  STATE: {} {}\n",
+                     t.pid, t.comm, t.task, which, t.task, t.cpu, TaskStateLongName(t), mark);
+}
+
+namespace {
+
+std::string RenderKmemAddressText(const KmemResult& r) {
+  std::string out;
+  for (const KmemAddress& a : r.addresses) {
+    if (!a.symbol.empty()) out += fmt::format("{:x} ({}) {}\n\n", a.address, a.symbol_type, a.symbol);
+    if (a.cache) {
+      const SlabCacheInfo& c = *a.cache;
+      out += "CACHE             OBJSIZE  ALLOCATED     TOTAL  SLABS  SSIZE  NAME\n";
+      out += fmt::format("{:016x} {:>8} {:>10} {:>9} {:>6} {:>5}k  {}\n", c.cache, c.object_size, c.allocated(), c.total,
+                         c.slabs, c.slab_size / 1024, c.name);
+      out += "  SLAB              MEMORY            NODE  TOTAL  ALLOCATED  FREE\n";
+      out += fmt::format("  {:016x}  {:016x}  {:4}  {:5}  {:9}  {:4}\n", a.slab, a.slab_memory, a.node, a.slab_total,
+                         a.slab_total - std::min(a.slab_total, a.slab_free), a.slab_free);
+      out += "  FREE / [ALLOCATED]\n";
+      if (a.object) out += a.object_free ? fmt::format("   {:x}  \n", a.object) : fmt::format("  [{:x}]\n", a.object);
+      if (!a.slab_note.empty()) out += fmt::format("  ({})\n", a.slab_note);
+      out += "\n";
+    }
+    if (a.task) out += RenderTaskHeader(*a.task, r.panic_cpu, a.task->pid == 0 ? a.task->cpu + 1 : 0,
+                                        a.task->pid == 0 ? static_cast<int>(a.idle_tasks) : 0) + "\n";
+    if (a.vmap) {
+      out += "   VMAP_AREA         VM_STRUCT                 ADDRESS RANGE                SIZE\n";
+      out += fmt::format("{:016x}  {:016x}  {:016x} - {:016x}  {:7}\n\n", a.vmap->area, a.vmap->vm, a.vmap->start,
+                         a.vmap->end, a.vmap->end - a.vmap->start);
+    }
+    if (!a.error.empty()) out += fmt::format("kmem: {:x}: {}\n", a.address, a.error);
+    if (a.page) {
+      const PageLine& p = *a.page;
+      out += "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS\n";
+      out += fmt::format("{:x} {:8x} {:16x} {:8x} {:2} {:x}{}\n", p.page, p.phys, p.mapping, p.index, p.count, p.flags,
+                         p.names.empty() ? "" : " " + p.names);
+    }
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderKmemAddressJson(const KmemResult& r) {
+  nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+  for (const KmemAddress& a : r.addresses) {
+    nlohmann::ordered_json x;
+    x["address"] = fmt::format("{:#x}", a.address);
+    if (!a.symbol.empty()) x["symbol"] = a.symbol;
+    if (a.cache) {
+      x["cache"] = a.cache->name;
+      x["cache_address"] = fmt::format("{:#x}", a.cache->cache);
+      x["slab"] = fmt::format("{:#x}", a.slab);
+      x["slab_memory"] = fmt::format("{:#x}", a.slab_memory);
+      x["slab_total"] = a.slab_total;
+      x["slab_free"] = a.slab_free;
+      if (a.object) {
+        x["object"] = fmt::format("{:#x}", a.object);
+        x["allocated"] = !a.object_free;
+      }
+    }
+    if (a.task) x["task"] = TaskJson(*a.task);
+    if (a.vmap) {
+      x["vmap_area"] = fmt::format("{:#x}", a.vmap->area);
+      x["vmap_start"] = fmt::format("{:#x}", a.vmap->start);
+      x["vmap_end"] = fmt::format("{:#x}", a.vmap->end);
+    }
+    if (a.page) {
+      x["page"] = fmt::format("{:#x}", a.page->page);
+      x["physical"] = fmt::format("{:#x}", a.page->phys);
+      x["page_flags"] = fmt::format("{:#x}", a.page->flags);
+      x["page_flag_names"] = a.page->names;
+      x["page_count"] = a.page->count;
+    }
+    if (!a.error.empty()) x["error"] = a.error;
+    arr.push_back(x);
+  }
+  return arr;
+}
+
+}  // namespace
+
 std::string RenderKmemText(const KmemResult& r) {
+  if (r.mode == KmemResult::Mode::kAddress) return RenderKmemAddressText(r);
   // crash's counter blocks: names right-aligned to the longest name in the block.
   auto width_of = [](const StatBlock& b) {
     size_t width = 0;
@@ -519,6 +614,7 @@ std::string RenderKmemText(const KmemResult& r) {
 }
 
 nlohmann::ordered_json RenderKmemJson(const KmemResult& r) {
+  if (r.mode == KmemResult::Mode::kAddress) return RenderKmemAddressJson(r);
   nlohmann::ordered_json j;
   auto block = [](const StatBlock& b) {
     nlohmann::ordered_json o;

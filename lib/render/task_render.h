@@ -28,5 +28,10 @@ nlohmann::ordered_json RenderModJson(const ModResult& r);
 std::string RenderKmemText(const KmemResult& r);
 nlohmann::ordered_json RenderKmemJson(const KmemResult& r);
 nlohmann::ordered_json TaskJson(const TaskInfo& t);
+// crash's task header (set, kmem ADDR): PID, COMMAND, TASK [THREAD_INFO], CPU, STATE (PANIC).
+// `nth`/`of`: for PID 0, which of the per-CPU idle tasks this is ("(1 of 2)"), else 0.
+std::string RenderTaskHeader(const TaskInfo& t, int panic_cpu, int nth = 0, int of = 0);
+// TASK_RUNNING, TASK_INTERRUPTIBLE, ... for a task's state.
+std::string TaskStateLongName(const TaskInfo& t);
 
 }  // namespace coroner
