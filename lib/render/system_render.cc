@@ -952,4 +952,51 @@ nlohmann::ordered_json RenderTimerJson(const TimerResult& r) {
   return j;
 }
 
+std::string RenderDevText(const DevResult& r) {
+  std::string out;
+  for (size_t i = 0; i < r.trees.size(); ++i) {
+    const ResourceTree& t = r.trees[i];
+    const size_t range_width = t.digits * 2 + 1;
+    // crash's mkstring(CENTER|LJUST): the odd space goes right.
+    auto center = [](std::string_view v, size_t w) {
+      size_t extra = v.size() < w ? w - v.size() : 0;
+      return std::string(extra / 2, ' ') + std::string(v) + std::string(extra - extra / 2, ' ');
+    };
+    out += fmt::format("{}{}  {}  NAME\n", i ? "\n" : "", center("RESOURCE", 16), center("RANGE", range_width));
+    const size_t wrap = 16 + 2 + range_width + 2;
+    for (const Resource& res : t.resources) {
+      out += fmt::format("{:8x}  {:0{}x}-{:0{}x}", res.address, res.start, t.digits, res.end, t.digits);
+      // crash folds a name that would pass column 80 at a space, continuing under the names.
+      std::string name = res.name, rest;
+      if (wrap + name.size() > 80) {
+        size_t over = wrap + name.size() - 80;
+        for (size_t c = 0, p = name.size() - 1; p > 0; --p, ++c) {
+          if (name[p] != ' ') continue;
+          if (c >= over) {
+            rest = name.substr(p + 1);
+            name.resize(p);
+            break;
+          }
+        }
+      }
+      out += fmt::format("  {}\n", name);
+      if (!rest.empty()) out += std::string(wrap, ' ') + rest + "\n";
+    }
+  }
+  return out;
+}
+
+nlohmann::ordered_json RenderDevJson(const DevResult& r) {
+  nlohmann::ordered_json j;
+  for (const ResourceTree& t : r.trees) {
+    nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+    for (const Resource& res : t.resources) {
+      arr.push_back({{"resource", fmt::format("{:#x}", res.address)}, {"start", fmt::format("{:#x}", res.start)},
+                     {"end", fmt::format("{:#x}", res.end)}, {"name", res.name}, {"depth", res.depth}});
+    }
+    j[t.root] = arr;
+  }
+  return j;
+}
+
 }  // namespace coroner

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "lib/commands/dev.h"
 #include "lib/commands/fs_commands.h"
 #include "lib/commands/ipcs.h"
 #include "lib/commands/irq.h"
@@ -43,6 +44,8 @@ std::string RenderNetText(const NetResult& r);
 nlohmann::ordered_json RenderNetJson(const NetResult& r);
 
 std::string RenderIrqText(const IrqResult& r);
+std::string RenderDevText(const DevResult& r);
+nlohmann::ordered_json RenderDevJson(const DevResult& r);
 nlohmann::ordered_json RenderIrqJson(const IrqResult& r);
 
 std::string RenderUserVtopText(const std::vector<UserVtopResult>& r);
