@@ -1,3 +1,7 @@
+// `dev`: the character devices (chrdevs[], each with its cdev from the entry or from cdev_map's
+// probes, and the cdev's file operations) and block devices (major_names[], each with a gendisk
+// of that major found through the block-device inodes, and its operations), as crash lists
+// them.
 // `dev -i`: the kernel's I/O port and I/O memory resource trees (ioport_resource,
 // iomem_resource), every resource in tree order, as crash prints them and as /proc/ioports and
 // /proc/iomem show them (those indent by depth; crash and coroner give the resource's address).
@@ -24,8 +28,25 @@ struct ResourceTree {
   std::vector<Resource> resources;
 };
 
+struct CharDev {
+  int major = 0;
+  std::string name;
+  uint64_t cdev = 0, ops = 0;
+  std::string ops_symbol;
+};
+
+struct BlockDev {
+  int major = 0;
+  std::string name;
+  uint64_t gendisk = 0, ops = 0;
+  std::string ops_symbol;
+};
+
 struct DevResult {
+  bool resources = false;           // dev -i
   std::vector<ResourceTree> trees;  // dev -i
+  std::vector<CharDev> chrdevs;
+  std::vector<BlockDev> blkdevs;
 };
 
 Result<DevResult> RunDev(const Session& s, const std::vector<std::string>& args);

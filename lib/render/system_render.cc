@@ -954,6 +954,22 @@ nlohmann::ordered_json RenderTimerJson(const TimerResult& r) {
 
 std::string RenderDevText(const DevResult& r) {
   std::string out;
+  if (!r.resources) {
+    // crash's columns (dev.c): CDEV/GENDISK centered, "(none)" when there is no operations table.
+    out += "CHRDEV    NAME                 CDEV        OPERATIONS      \n";
+    for (const CharDev& c : r.chrdevs) {
+      out += fmt::format(" {:3}      {:<13} ", c.major, c.name);
+      out += c.ops ? fmt::format(" {:16x}  {}\n", c.cdev, c.ops_symbol.empty() ? fmt::format("{:x}", c.ops) : c.ops_symbol)
+                   : "      (none)     \n";
+    }
+    out += "\nBLKDEV    NAME                GENDISK      OPERATIONS      \n";
+    for (const BlockDev& b : r.blkdevs) {
+      out += fmt::format(" {:3}      {:<13} ", b.major, b.name);
+      out += b.ops ? fmt::format(" {:16x}  {}\n", b.gendisk, b.ops_symbol.empty() ? fmt::format("{:x}", b.ops) : b.ops_symbol)
+                   : "      (none)     \n";
+    }
+    return out;
+  }
   for (size_t i = 0; i < r.trees.size(); ++i) {
     const ResourceTree& t = r.trees[i];
     const size_t range_width = t.digits * 2 + 1;
@@ -988,6 +1004,20 @@ std::string RenderDevText(const DevResult& r) {
 
 nlohmann::ordered_json RenderDevJson(const DevResult& r) {
   nlohmann::ordered_json j;
+  if (!r.resources) {
+    auto chr = nlohmann::ordered_json::array(), blk = nlohmann::ordered_json::array();
+    for (const CharDev& c : r.chrdevs) {
+      chr.push_back({{"major", c.major}, {"name", c.name}, {"cdev", fmt::format("{:#x}", c.cdev)},
+                     {"operations", c.ops_symbol}});
+    }
+    for (const BlockDev& b : r.blkdevs) {
+      blk.push_back({{"major", b.major}, {"name", b.name}, {"gendisk", fmt::format("{:#x}", b.gendisk)},
+                     {"operations", b.ops_symbol}});
+    }
+    j["chrdevs"] = chr;
+    j["blkdevs"] = blk;
+    return j;
+  }
   for (const ResourceTree& t : r.trees) {
     nlohmann::ordered_json arr = nlohmann::ordered_json::array();
     for (const Resource& res : t.resources) {

@@ -1,4 +1,6 @@
-"""dev -i: the I/O memory resource tree equals the guest's /proc/iomem (same resources, ranges,
+"""dev: character and block devices, crash's text on 5.10 and 6.1, and on every kernel the
+devices every guest has (mem on major 1, misc on 10, the virtio disks' virtblk with its gendisk).
+dev -i: the I/O memory resource tree equals the guest's /proc/iomem (same resources, ranges,
 names and nesting, in the same order) on every kernel, and the text equals crash 8.0.2's on 5.10
 and 6.1 (I/O ports included)."""
 import json
@@ -32,13 +34,24 @@ class DevResources(unittest.TestCase):
                 self.assertEqual(ports[0]["name"], "PCI IO")
                 self.assertIn("serial", [p["name"] for p in ports])
 
+    def test_devices_everywhere(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                dev = json.loads(run([d / "vmcore.elf", "--json", "-c", "dev"]).stdout)
+                chr_ = {(c["major"], c["name"]): c for c in dev["chrdevs"]}
+                self.assertEqual(chr_[(1, "mem")]["operations"], "memory_fops")
+                self.assertEqual(chr_[(10, "misc")]["operations"], "misc_fops")
+                blk = {b["name"]: b for b in dev["blkdevs"]}
+                self.assertEqual(blk["virtblk"]["operations"], "virtblk_fops")
+                self.assertEqual(blk["virtblk"]["major"], 254)
+
     def test_text_equals_crash(self):
         for d in self.dirs:
             if not d.name.startswith(("5.10-", "6.1-4level")):
                 continue
             with self.subTest(kernel=d.name):
-                ours = run([d / "vmcore.kdump-zlib", "-c", "dev -i"]).stdout
-                theirs = crash_commands(d, ["dev -i"])
+                ours = run([d / "vmcore.kdump-zlib", "-c", "dev; dev -i"]).stdout
+                theirs = crash_commands(d, ["dev", "dev -i"])
                 theirs = "".join(l for l in theirs.splitlines(True) if not l.startswith("WARNING")).lstrip("\n")
                 self.assertEqual(ours, theirs)
 
