@@ -66,6 +66,15 @@ Result<std::vector<uint64_t>> VmapAreas(const Kernel& k) {
 
 }  // namespace
 
+Result<PageLine> PageLineOf(const Session& s, uint64_t phys) {
+  CORONER_TRY(const Kernel* k, s.GetKernel());
+  CORONER_TRY(uint64_t vmemmap_sym, k->SymbolAddress("vmemmap_base"));
+  CORONER_TRY(uint64_t vmemmap, k->ReadU64(vmemmap_sym));
+  CORONER_TRY(uint64_t page_size, k->SizeOf("page"));
+  CORONER_TRY(std::vector<std::string> flag_names, PageFlagNames(*k));
+  return ReadPageLine(*k, vmemmap, page_size, phys, flag_names);
+}
+
 Result<std::vector<KmemAddress>> RunKmemAddresses(const Session& s, const std::vector<std::string>& args) {
   CORONER_TRY(const Kernel* k, s.GetKernel());
   CORONER_TRY(const KernelMemory* km, s.RequireKernelMemory());

@@ -44,4 +44,7 @@ struct KmemAddress {
 
 Result<std::vector<KmemAddress>> RunKmemAddresses(const Session& s, const std::vector<std::string>& args);
 
+// The struct page line of a physical address (vtop and kmem end with it).
+Result<PageLine> PageLineOf(const Session& s, uint64_t phys);
+
 }  // namespace coroner

@@ -48,6 +48,7 @@ Result<std::vector<VtopResult>> RunVtop(const Session& s, const std::vector<std:
     r.page_size = w.page_size;
     r.pgd_va = vi.Symbol("init_top_pgt").value_or(0);
     r.steps = w.steps;
+    if (auto page = PageLineOf(s, w.pa.value)) r.page = *page;
     out.push_back(std::move(r));
   }
   return out;

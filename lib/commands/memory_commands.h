@@ -12,6 +12,7 @@
 
 #include "lib/arch/x86_64_paging.h"
 #include "lib/base/error.h"
+#include "lib/commands/kmem_address.h"
 #include "lib/commands/session.h"
 
 namespace coroner {
@@ -27,6 +28,7 @@ struct VtopResult {
   uint64_t page_size = 0;
   uint64_t pgd_va = 0;  // the virtual address of the top-level table (init_top_pgt)
   std::vector<PageWalkStep> steps;
+  std::optional<PageLine> page;  // the struct page (when the kernel's types can be read)
 };
 Result<std::vector<VtopResult>> RunVtop(const Session& s, const std::vector<std::string>& args);
 

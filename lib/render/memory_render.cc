@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "lib/render/task_render.h"
+
 namespace coroner {
 
 std::string PteFlags(uint64_t e, bool leaf_is_huge) {
@@ -56,6 +58,7 @@ std::string RenderVtopText(const std::vector<VtopResult>& results) {
     const PageWalkStep& leaf = r.steps.back();
     out += fmt::format("{:>9}{:<9}{:<10}{}\n", "PTE", "", "PHYSICAL", "FLAGS");
     out += fmt::format("{:016x}  {:>8x}  ({})\n", leaf.entry, base, PteFlags(leaf.entry, r.page_size > 4096));
+    if (r.page) out += "\n" + RenderPageLine(*r.page);
   }
   return out;
 }

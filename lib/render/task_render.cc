@@ -414,6 +414,12 @@ std::string PagesSize(uint64_t pages) { return pages ? FormatMemorySize(pages * 
 
 }  // namespace
 
+std::string RenderPageLine(const PageLine& p) {
+  return "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS\n" +
+         fmt::format("{:x} {:8x} {:16x} {:8x} {:2} {:x}{}\n", p.page, p.phys, p.mapping, p.index, p.count, p.flags,
+                     p.names.empty() ? "" : " " + p.names);
+}
+
 std::string TaskStateLongName(const TaskInfo& t) {
   static const std::map<std::string, std::string> kStates = {
       {"RU", "TASK_RUNNING"}, {"IN", "TASK_INTERRUPTIBLE"}, {"UN", "TASK_UNINTERRUPTIBLE"}, {"ID", "TASK_IDLE"},
@@ -457,12 +463,7 @@ std::string RenderKmemAddressText(const KmemResult& r) {
                          a.vmap->end, a.vmap->end - a.vmap->start);
     }
     if (!a.error.empty()) out += fmt::format("kmem: {:x}: {}\n", a.address, a.error);
-    if (a.page) {
-      const PageLine& p = *a.page;
-      out += "      PAGE       PHYSICAL      MAPPING       INDEX CNT FLAGS\n";
-      out += fmt::format("{:x} {:8x} {:16x} {:8x} {:2} {:x}{}\n", p.page, p.phys, p.mapping, p.index, p.count, p.flags,
-                         p.names.empty() ? "" : " " + p.names);
-    }
+    if (a.page) out += RenderPageLine(*a.page);
   }
   return out;
 }

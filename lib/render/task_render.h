@@ -31,6 +31,8 @@ nlohmann::ordered_json TaskJson(const TaskInfo& t);
 // crash's task header (set, kmem ADDR): PID, COMMAND, TASK [THREAD_INFO], CPU, STATE (PANIC).
 // `nth`/`of`: for PID 0, which of the per-CPU idle tasks this is ("(1 of 2)"), else 0.
 std::string RenderTaskHeader(const TaskInfo& t, int panic_cpu, int nth = 0, int of = 0);
+// crash's struct page line (PAGE PHYSICAL MAPPING INDEX CNT FLAGS), for kmem ADDR and vtop.
+std::string RenderPageLine(const PageLine& p);
 // TASK_RUNNING, TASK_INTERRUPTIBLE, ... for a task's state.
 std::string TaskStateLongName(const TaskInfo& t);
 
