@@ -226,6 +226,9 @@ Result<std::vector<UserVtopResult>> RunUserVtop(const Session& s, const std::vec
     // mm->pgd is a direct-map address.
     r.pgd_phys = tv.pgd - page_offset;
     CORONER_TRY(r.page, TranslateUserPage(*k, *km, r.pgd_phys, va, swap_names));
+    if (r.page.mapped) {
+      if (auto pl = PageLineOf(s, r.page.pa)) r.page_line = *pl;
+    }
     out.push_back(std::move(r));
   }
   return out;

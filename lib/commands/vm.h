@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "lib/arch/x86_64_paging.h"
+#include "lib/commands/kmem_address.h"
 #include "lib/commands/session.h"
 
 namespace coroner {
@@ -72,6 +73,7 @@ struct UserVtopResult {
   uint64_t pgd_phys = 0;
   std::optional<VmArea> vma;
   UserPage page;
+  std::optional<PageLine> page_line;  // the struct page of a resident page
 };
 
 Result<std::vector<UserVtopResult>> RunUserVtop(const Session& s, const std::vector<std::string>& args);

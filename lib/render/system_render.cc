@@ -572,7 +572,8 @@ std::string RenderUserVtopText(const std::vector<UserVtopResult>& results) {
         out += fmt::format("\nFILE: {}  OFFSET: {:x}\n", r.vma->path, r.va - r.vma->start + r.vma->pgoff * 4096);
       }
     }
-    out += "\n";
+    // crash: a resident page ends with its struct page line, anything else with a blank line.
+    out += r.page_line ? "\n" + RenderPageLine(*r.page_line) : "\n";
   }
   return out;
 }
