@@ -18,6 +18,20 @@ struct SlabLayout {
   bool per_node_ptrs = false;   // kmem_cache.per_node[] (7.1+) instead of node[]
 };
 
+// 7.x: every CPU's main and spare sheaf (slub_percpu_sheaves) of a cache.
+Result<std::vector<uint64_t>> CpuSheaves(const Kernel& k, uint64_t cache, int cpus) {
+  std::vector<uint64_t> out;
+  CORONER_TRY(uint64_t pcs, k.ReadField(cache, "kmem_cache", "cpu_sheaves"));
+  for (int cpu = 0; cpu < cpus && pcs; ++cpu) {
+    CORONER_TRY(uint64_t off, k.PerCpuOffset(cpu));
+    for (std::string_view which : {"main", "spare"}) {
+      CORONER_TRY(uint64_t sheaf, k.ReadField(pcs + off, "slub_percpu_sheaves", which));
+      if (sheaf) out.push_back(sheaf);
+    }
+  }
+  return out;
+}
+
 // Objects not in use in one slab: objects - inuse.
 Result<uint64_t> SlabFree(const Kernel& k, const SlabLayout& l, uint64_t slab) {
   CORONER_TRY(uint64_t objects, k.ReadField(slab, l.slab_type, "objects"));
@@ -74,15 +88,10 @@ Result<void> CountCache(const Kernel& k, const SlabLayout& l, SlabCacheInfo& c, 
     }
   }
   if (l.sheaves) {
-    CORONER_TRY(uint64_t pcs, k.ReadField(c.cache, "kmem_cache", "cpu_sheaves"));
-    for (int cpu = 0; cpu < cpus && pcs; ++cpu) {
-      CORONER_TRY(uint64_t off, k.PerCpuOffset(cpu));
-      for (std::string_view which : {"main", "spare"}) {
-        CORONER_TRY(uint64_t sheaf, k.ReadField(pcs + off, "slub_percpu_sheaves", which));
-        if (!sheaf) continue;
-        CORONER_TRY(uint64_t size, k.ReadField(sheaf, "slab_sheaf", "size"));
-        c.free += size;
-      }
+    CORONER_TRY(std::vector<uint64_t> sheaves, CpuSheaves(k, c.cache, cpus));
+    for (uint64_t sheaf : sheaves) {
+      CORONER_TRY(uint64_t size, k.ReadField(sheaf, "slab_sheaf", "size"));
+      c.free += size;
     }
     return Ok();
   }
@@ -172,18 +181,13 @@ Result<std::optional<SlabObject>> FindSlabObject(const Kernel& k, const std::vec
   CORONER_TRY_VOID(FreelistObjects(k, l, freelist, offset, random, free));
   CORONER_TRY(int cpus, k.PossibleCpus());
   if (l.sheaves) {
-    CORONER_TRY(uint64_t pcs, k.ReadField(cache, "kmem_cache", "cpu_sheaves"));
     CORONER_TRY(Field objs, k.FieldOf("slab_sheaf", "objects"));
-    for (int cpu = 0; cpu < cpus && pcs; ++cpu) {
-      CORONER_TRY(uint64_t off, k.PerCpuOffset(cpu));
-      for (std::string_view which : {"main", "spare"}) {
-        CORONER_TRY(uint64_t sheaf, k.ReadField(pcs + off, "slub_percpu_sheaves", which));
-        if (!sheaf) continue;
-        CORONER_TRY(uint64_t size, k.ReadField(sheaf, "slab_sheaf", "size"));
-        for (uint64_t i = 0; i < size && i < kMaxChain; ++i) {
-          CORONER_TRY(uint64_t obj, k.ReadU64(sheaf + objs.offset + 8 * i));
-          if (obj >= memory && obj < memory + o.objects * c->size) free.push_back(obj);
-        }
+    CORONER_TRY(std::vector<uint64_t> sheaves, CpuSheaves(k, cache, cpus));
+    for (uint64_t sheaf : sheaves) {
+      CORONER_TRY(uint64_t size, k.ReadField(sheaf, "slab_sheaf", "size"));
+      for (uint64_t i = 0; i < size && i < kMaxChain; ++i) {
+        CORONER_TRY(uint64_t obj, k.ReadU64(sheaf + objs.offset + 8 * i));
+        if (obj >= memory && obj < memory + o.objects * c->size) free.push_back(obj);
       }
     }
     o.note = "objects held in the nodes' barns are not searched";

@@ -19,7 +19,10 @@
  * Memory: a 1 MiB anonymous buffer filled with "CORONER-MAGIC-01" repeated,
  * a 64 KiB anonymous mmap() region filled with "CORONER-ANON-MAP", and a
  * MAP_SHARED mapping of the file in argv[2] (its first bytes are
- * "CORONER-FILE-MAP").
+ * "CORONER-FILE-MAP"), and a 64 KiB anonymous region filled with
+ * "CORONER-SWAPPED!" and pushed out to swap with madvise(MADV_PAGEOUT); its
+ * pages' swap entries as /proc/self/pagemap reports them are printed
+ * (swap_addr, swap_pages = how many are in swap, swap_entry_N=TYPE:OFFSET).
  * SysV IPC: one shm segment (key HELPER_SHM_KEY, 64 KiB, attached, starts with
  * "CORONER-SHM-SEG!"), one semaphore set (key HELPER_SEM_KEY, 3 sems) and one
  * message queue (key HELPER_MSG_KEY) holding one message.
@@ -50,6 +53,9 @@
 #define HELPER_SEM_KEY 0x434f5202
 #define HELPER_MSG_KEY 0x434f5203
 #define MAGIC "CORONER-MAGIC-01"
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
 #define BUF_SIZE (1024 * 1024)
 
 static void die(const char *what)
@@ -159,6 +165,28 @@ int main(int argc, char **argv)
 		die("mmap buf");
 	fill(buf, BUF_SIZE, MAGIC);
 
+	/* an anonymous region pushed out to swap */
+	unsigned char *swp = mmap(NULL, 65536, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (swp == MAP_FAILED)
+		die("mmap swap");
+	fill(swp, 65536, "CORONER-SWAPPED!");
+	if (madvise(swp, 65536, MADV_PAGEOUT) < 0)
+		fprintf(stderr, "helper: madvise(MADV_PAGEOUT): %s\n", strerror(errno));
+	unsigned long long swap_entries[16] = { 0 };
+	int swapped = 0;
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	for (int i = 0; pm >= 0 && i < 16; i++) {
+		unsigned long long e = 0;
+		off_t at = (off_t)(((unsigned long)swp / 4096) + i) * 8;
+		if (pread(pm, &e, 8, at) == 8 && (e >> 62 & 1)) {
+			swap_entries[i] = e;
+			swapped++;
+		}
+	}
+	if (pm >= 0)
+		close(pm);
+
 	/* SysV IPC */
 	int shmid = shmget(HELPER_SHM_KEY, 65536, IPC_CREAT | 0600);
 	if (shmid < 0)
@@ -199,6 +227,12 @@ int main(int argc, char **argv)
 	printf("shmid=%d key=0x%x\n", shmid, HELPER_SHM_KEY);
 	printf("semid=%d key=0x%x\n", semid, HELPER_SEM_KEY);
 	printf("msqid=%d key=0x%x\n", msqid, HELPER_MSG_KEY);
+	printf("swap_addr=0x%lx\n", (unsigned long)swp);
+	printf("swap_pages=%d\n", swapped);
+	for (int i = 0; i < 16; i++)
+		if (swap_entries[i])
+			printf("swap_entry_%d=%llu:%llu\n", i, swap_entries[i] & 0x1f,
+			       (swap_entries[i] >> 5) & ((1ULL << 50) - 1));
 	printf("ready=1\n");
 	fflush(stdout);
 

@@ -11,7 +11,7 @@
 #   make-test-dumps.sh [--force] [--retry-failed] [NAME...]
 #   make-test-dumps.sh --sample OUTDIR
 #   make-test-dumps.sh --list
-# NAMEs: 5.10-4level 6.1-4level 6.1-5level 6.12-4level 7.2-4level (default: all)
+# NAMEs: 5.10-4level 6.1-4level 6.1-5level 6.1-nokaslr 6.12-4level 7.2-4level (default: all)
 #
 # environment:
 #   CORONER_TEST_DUMPS     cache directory (default ~/.cache/coroner/test-dumps)
@@ -28,7 +28,7 @@ QEMU_DUMP=${CORONER_QEMU_DUMP:-all}
 export PATH=$PATH:/usr/sbin:/sbin
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C
 
-ALL_NAMES=(5.10-4level 6.1-4level 6.1-5level 6.12-4level 7.2-4level)
+ALL_NAMES=(5.10-4level 6.1-4level 6.1-5level 6.1-nokaslr 6.12-4level 7.2-4level)
 # The name whose success decides the exit status.
 REQUIRED_NAME=6.1-4level
 # Bump when the layout of the kernel store (_kernels/<rel>/) changes.
@@ -43,9 +43,11 @@ name_series() { echo "${1%%-*}"; }
 name_cpu() { case $1 in *-5level) echo "max" ;; *) echo "max,la57=off" ;; esac; }
 name_mem() { echo 768; }
 name_crashkernel() { echo 192M; }
+# Extra first-kernel command-line words: 6.1-nokaslr boots with KASLR off (KERNELOFFSET 0).
+name_append() { case $1 in *-nokaslr) echo " nokaslr" ;; esac; }
 name_qemudump() {
 	case $QEMU_DUMP in
-	all) return 0 ;;
+	all) case $1 in *-nokaslr) return 1 ;; esac; return 0 ;;
 	6.1) [ "$1" = 6.1-4level ] ;;
 	*) return 1 ;;
 	esac
@@ -515,7 +517,7 @@ run_name() {
 	disk_mb=$((mem * 2 + 768))
 	make_disk "$work/diskroot" "$disk" "$disk_mb"
 	truncate -s 64M "$swap"
-	append="console=ttyS0 crashkernel=$ck panic=10 coroner.mode=kdump"
+	append="console=ttyS0 crashkernel=$ck panic=10 coroner.mode=kdump$(name_append "$name")"
 	qemu_cmd "$cpu" "$mem" "$kd/vmlinuz" "$work/initrd.img" "$append" "$disk" "$swap" "$nd/console.log"
 	echo "$(quote_cmd timeout "$QEMU_TIMEOUT" "${QEMU_CMD[@]}")" | sed "s|$CACHE/||g" >"$work/qemu-kdump.cmd"
 	say "$name: booting $rel under QEMU (-cpu $cpu, ${mem} MB, crashkernel=$ck): kdump run"

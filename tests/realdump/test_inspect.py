@@ -211,6 +211,34 @@ class Inspect(unittest.TestCase):
                 [r] = json.loads(run([d / FORM, "--json", "-c", f"vtop -c {pids['helper']} -u 1000"]).stdout)
                 self.assertFalse(r["in_vma"])
 
+    def test_swapped_out_pages(self):
+        """The helper pushed a 64 KiB region out to swap (madvise MADV_PAGEOUT) and printed each
+        page's swap entry from /proc/self/pagemap: vtop -u and vm -p show the same type and
+        offset, on the swap device `swap` lists, and the page is not resident."""
+        for d in self.dirs:
+            pids = extra_pids(d)
+            helper = dict(kv.split("=", 1) for kv in (d / "guest-view/helper.txt").read_text().split() if "=" in kv)
+            with self.subTest(kernel=d.name):
+                entries = {int(k.rsplit("_", 1)[1]): tuple(map(int, v.split(":")))
+                           for k, v in helper.items() if k.startswith("swap_entry_")}
+                self.assertGreater(int(helper["swap_pages"]), 0, "the guest swapped nothing out")
+                self.assertEqual(len(entries), int(helper["swap_pages"]))
+                base = int(helper["swap_addr"], 16)
+                devices = [s["filename"] for s in coroner_json(d, "swap")["swap"]]
+                addrs = [base + 4096 * i for i in sorted(entries)]
+                results = json.loads(run([d / FORM, "--json", "-c",
+                                          f"vtop -c {pids['helper']} -u " + " ".join(f"{a:x}" for a in addrs)]).stdout)
+                for i, r in zip(sorted(entries), results):
+                    self.assertFalse(r["mapped"])
+                    self.assertEqual((r["swap"]["type"], r["swap"]["offset"]), entries[i])
+                    self.assertEqual(r["swap"]["device"], devices[entries[i][0]])
+                [task] = coroner_json(d, f"vm -p {pids['helper']}")["tasks"]
+                pages = {int(p["virtual"], 16): p for v in task["vmas"] for p in v["pages"]}
+                for i in sorted(entries):
+                    p = pages[base + 4096 * i]
+                    self.assertNotIn("physical", p)
+                    self.assertIn("swap", json.dumps(p))
+
     def test_vm_p_pages_of_the_helper(self):
         for d in self.dirs:
             pids = extra_pids(d)

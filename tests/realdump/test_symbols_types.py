@@ -94,6 +94,21 @@ class SymbolsAndTypes(unittest.TestCase):
                         want -= slide
                     self.assertEqual(int(entry["address"], 16), want, entry["name"])
 
+    def test_kaslr_off(self):
+        """6.1-nokaslr boots with nokaslr: no KERNELOFFSET (or 0), symbols at their System.map
+        addresses exactly, and the kernel image at __START_KERNEL_map + phys_base."""
+        dirs = [d for d in self.dirs if d.name.endswith("nokaslr")]
+        self.assertTrue(dirs, "no KASLR-off test dump (6.1-nokaslr)")
+        for d in dirs:
+            info = json.loads(run(["info", "--json", d / "vmcore.kdump-zlib"]).stdout)
+            self.assertEqual(int(info["vmcoreinfo"].get("kernel_offset") or "0", 16), 0)
+            smap = dict((l.split()[2], int(l.split()[0], 16)) for l in (d / "System.map").read_text().splitlines())
+            out = json.loads(run([d / "vmcore.kdump-zlib", "--json", "-c", "sym jiffies init_task linux_banner"]).stdout)
+            for e in out:
+                self.assertEqual(int(e["address"], 16), smap[e["name"]], e["name"])
+            self.assertEqual(smap["_text"], 0xffffffff81000000)
+            self.assertIn("nokaslr", (d / "guest-view/cmdline.txt").read_text())
+
     def test_errors_are_clear(self):
         d = self.dirs[0]
         p = run([d / "vmcore.kdump-zlib", "-c", "struct no_such_struct"], check=False)
