@@ -49,6 +49,26 @@ Result<uint64_t> BlockdevPages(const Kernel& k) {
   return pages;
 }
 
+// total_swapcache_pages(): the pages of every swap device's address spaces (swapper_spaces[type]
+// is an array of nr_swapper_spaces[type] address_space structs).
+Result<uint64_t> SwapperSpacePages(const Kernel& k) {
+  CORONER_TRY(uint64_t spaces, k.SymbolAddress("swapper_spaces"));
+  CORONER_TRY(uint64_t counts, k.SymbolAddress("nr_swapper_spaces"));
+  CORONER_TRY(uint64_t as_size, k.SizeOf("address_space"));
+  uint64_t nr_types = 32;  // MAX_SWAPFILES is below this
+  if (auto n = k.SymbolAddress("nr_swapfiles")) nr_types = std::min<uint64_t>(k.ReadU32(*n).value_or(0), 32);
+  uint64_t pages = 0;
+  for (uint64_t t = 0; t < nr_types; ++t) {
+    CORONER_TRY(uint64_t base, k.ReadU64(spaces + 8 * t));
+    CORONER_TRY(uint32_t n, k.ReadU32(counts + 4 * t));
+    for (uint64_t i = 0; base && i < n && i < (1u << 20); ++i) {
+      CORONER_TRY(uint64_t nr, k.ReadField(base + i * as_size, "address_space", "nrpages"));
+      pages += nr;
+    }
+  }
+  return pages;
+}
+
 // crash's SHARED: pages, other than reserved ones, whose reference count is above one, from
 // every struct page.
 Result<uint64_t> SharedPages(const Kernel& k) {
@@ -310,7 +330,13 @@ Result<KmemResult> RunKmem(const Session& s, const std::vector<std::string>& arg
   if (auto v = SharedPages(*k)) m.shared = *v; else note("SHARED", v.error());
   if (auto v = BlockdevPages(*k)) m.buffers = *v; else note("BUFFERS", v.error());
   int64_t swapcache = 0;
-  if (auto v = VmStat(*k, "vm_node_stat", "NR_SWAPCACHE")) swapcache = *v;
+  if (auto v = VmStat(*k, "vm_node_stat", "NR_SWAPCACHE")) {
+    swapcache = *v;
+  } else if (auto pages = SwapperSpacePages(*k)) {
+    swapcache = static_cast<int64_t>(*pages);  // before 5.13: total_swapcache_pages()
+  } else {
+    note("CACHED (swap cache)", pages.error());
+  }
   if (auto v = VmStat(*k, "vm_node_stat", "NR_FILE_PAGES")) {
     m.cached = Positive(*v - swapcache - static_cast<int64_t>(m.buffers));
   } else {

@@ -38,7 +38,8 @@ def check_counter(test, block, item, ours, guest):
         test.assertGreaterEqual(ours, guest, item)  # events only grow
         return True
     if item == "NR_FREE_PAGES":
-        test.assertGreaterEqual(ours, guest - 256, item)  # the unmount frees its page cache
+        # The unmount frees its page cache; the rest of the guest moves little (1%).
+        test.assertGreaterEqual(ours, guest - max(256, guest // 100), item)
         return True
     if item in STABLE:
         test.assertLessEqual(abs(ours - guest), max(64, guest // 20), f"{block} {item}: {ours} vs {guest}")

