@@ -22,11 +22,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
 #include <filesystem>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -93,18 +93,25 @@ fs::path DefaultDest() {
 
 // The package version a distribution banner names: "... (Debian 6.1.192-2) ..." or
 // "... #101-Ubuntu ... (Ubuntu 5.15.0-91.101-generic 5.15.131)".
-// The compiler's "(Debian 12.2.0-14)" comes first in the banner, so the last match is the
-// kernel's.
+// The compiler's "(Debian 12.2.0-14)" comes first in the banner, so the last "Debian X" is the
+// kernel's: "... #1 SMP Debian 6.1.192-2 (2026-11-16)". Ubuntu: "(Ubuntu 5.15.0-91.101-generic
+// 5.15.131)" -> 5.15.0-91.101.
 std::string BannerVersion(const std::string& banner) {
-  for (const char* re : {R"(Debian (\d[^ )]*))", R"(Ubuntu (\d+\.\d+\.\d+-\d+\.\d+))"}) {
+  auto token_after = [&](std::string_view word) -> std::string {
     std::string last;
-    std::regex r(re);
-    for (auto it = std::sregex_iterator(banner.begin(), banner.end(), r); it != std::sregex_iterator(); ++it) {
-      last = (*it)[1];
+    for (size_t at = banner.find(word); at != std::string::npos; at = banner.find(word, at + 1)) {
+      size_t start = at + word.size();
+      if (start >= banner.size() || !std::isdigit(static_cast<unsigned char>(banner[start]))) continue;
+      size_t end = banner.find_first_of(" )", start);
+      last = banner.substr(start, end == std::string::npos ? std::string::npos : end - start);
     }
-    if (!last.empty()) return last;
-  }
-  return "";
+    return last;
+  };
+  if (std::string v = token_after("Debian "); !v.empty()) return v;
+  std::string v = token_after("Ubuntu ");
+  size_t first = v.find('-');
+  size_t second = first == std::string::npos ? std::string::npos : v.find('-', first + 1);
+  return second == std::string::npos ? v : v.substr(0, second);
 }
 
 // True when `vmlinux` opens as this dump's kernel (banner check); else prints why.
