@@ -357,6 +357,7 @@ void Session::AddModuleBtf() const {
     auto added = add();
     if (!added) symbol_warnings_.push_back(fmt::format("module BTF at {:#x}: {}", e, added.error().ToString()));
   }
+  types_->Index();
 }
 
 Result<const TaskList*> Session::Tasks() const {

@@ -193,7 +193,6 @@ Result<size_t> AddSplitBtfTypes(TypeTable& table, std::span<const std::byte> bas
   const TypeId first = static_cast<TypeId>(table.size());
   auto map = [&](__u32 id) { return id < base_n ? static_cast<TypeId>(id) : first + static_cast<TypeId>(id - base_n); };
   for (__u32 id = base_n; id < n; ++id) table.Set(map(id), ConvertType(split.get(), btf__type_by_id(split.get(), id), table, map));
-  table.Index();
   return static_cast<size_t>(n - base_n);
 }
 
