@@ -19,6 +19,7 @@ TEST_PKGS=(
   qemu-system-x86 qemu-utils makedumpfile kexec-tools busybox-static e2fsprogs cpio xz-utils zstd
   crash python3-drgn file                                      # reference tools for comparisons
   debuginfod                                                   # a local server for the debuginfo fetch test
+  dwarves                                                      # pahole: module types from the .ko, the reference for module BTF
 )
 
 want=("${BUILD_PKGS[@]}")

@@ -283,7 +283,9 @@ Result<const std::vector<ModuleInfo>*> Session::Modules() const {
 
 Result<const TypeTable*> Session::Types() const {
   if (dwarf_) return &dwarf_->types();
-  return BtfTypes();
+  CORONER_TRY(const TypeTable* btf, BtfTypes());
+  (void)GetKernel();  // adds the loaded modules' BTF (a kernel that cannot be read has none)
+  return btf;
 }
 
 Result<const TypeTable*> Session::BtfTypes() const {
@@ -298,8 +300,8 @@ Result<const TypeTable*> Session::BtfTypes() const {
                    "the kernel has no BTF (no __start_BTF/__stop_BTF: built without CONFIG_DEBUG_INFO_BTF)");
     }
     CORONER_TRY(const KernelMemory* km, RequireKernelMemory());
-    CORONER_TRY(auto blob, ReadKernelBtf(*km, start->address, stop->address));
-    return LoadBtfTypes(blob);
+    CORONER_TRY(btf_blob_, ReadKernelBtf(*km, start->address, stop->address));
+    return LoadBtfTypes(btf_blob_);
   };
   auto t = load();
   if (!t) {
@@ -324,7 +326,38 @@ Result<const Kernel*> Session::GetKernel() const {
     CORONER_TRY(types, Types());
   }
   kernel_ = std::make_unique<Kernel>(*km, *types, *syms);
+  if (btf) AddModuleBtf();
   return kernel_.get();
+}
+
+void Session::AddModuleBtf() const {
+  // Each module's BTF lives in the BPF subsystem's btf_modules list (struct btf_module, whose
+  // struct btf holds the raw split BTF); module.btf_data is freed once the module is loaded.
+  // Kernels built without CONFIG_DEBUG_INFO_BTF_MODULES (5.10 here) have no such list.
+  auto head = kernel_->SymbolAddress("btf_modules");
+  if (!head) return;
+  auto entries = kernel_->ListEntries(*head, "btf_module", "list", 1 << 12);
+  if (!entries) {
+    symbol_warnings_.push_back("module BTF: " + entries.error().ToString());
+    return;
+  }
+  constexpr uint64_t kMaxModuleBtf = 64u << 20;
+  for (uint64_t e : *entries) {
+    auto add = [&]() -> Result<size_t> {
+      CORONER_TRY(uint64_t btf, kernel_->ReadField(e, "btf_module", "btf"));
+      CORONER_TRY(uint64_t data, kernel_->ReadField(btf, "btf", "data"));
+      CORONER_TRY(uint64_t size, kernel_->ReadField(btf, "btf", "data_size"));
+      if (!data || !size || size > kMaxModuleBtf) {
+        return Error(ErrorCode::kBadData, fmt::format("struct btf {:#x}: data {:#x}, {} bytes", btf, data, size));
+      }
+      std::vector<std::byte> blob(size);
+      CORONER_TRY_VOID(kernel_->memory().Read(data, blob));
+      return AddSplitBtfTypes(*types_, btf_blob_, blob);
+    };
+    auto added = add();
+    if (!added) symbol_warnings_.push_back(fmt::format("module BTF at {:#x}: {}", e, added.error().ToString()));
+  }
+  types_->Index();
 }
 
 Result<const TaskList*> Session::Tasks() const {

@@ -124,6 +124,9 @@ class Session {
 
  private:
   void UseVmlinux(const std::string& path, const std::string& index_dir);
+  // Appends every loaded module's BTF (module.btf_data) to the BTF types, once the kernel can
+  // read the module list.
+  void AddModuleBtf() const;
 
   std::unique_ptr<Dump> dump_;
   std::string vmlinux_;
@@ -135,6 +138,7 @@ class Session {
   mutable std::optional<Kallsyms> kallsyms_;
   mutable std::optional<Error> kallsyms_error_;
   mutable std::optional<TypeTable> types_;
+  mutable std::vector<std::byte> btf_blob_;  // the kernel's BTF, the base of the modules' BTF
   mutable std::optional<Error> types_error_;
   mutable std::optional<uint64_t> page_offset_base_;
   mutable std::unique_ptr<Kernel> kernel_;

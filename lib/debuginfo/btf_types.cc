@@ -1,5 +1,8 @@
 #include "lib/debuginfo/btf_types.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <bpf/btf.h>
 
 #include <cerrno>
@@ -30,6 +33,132 @@ Result<std::vector<std::byte>> ReadKernelBtf(const VirtualMemory& mem, uint64_t 
   return blob;
 }
 
+namespace {
+
+// One BTF type as a Type; `map` turns a BTF id into the table's id (identity for a kernel's own
+// BTF; module types are appended after the kernel's).
+template <typename Map>
+Type ConvertType(const struct btf* btf, const struct btf_type* bt, TypeTable& table, const Map& map) {
+  auto name_of = [&](__u32 off) {
+    const char* str = btf__name_by_offset(btf, off);
+    return std::string(str ? str : "");
+  };
+  Type t;
+  t.name = name_of(bt->name_off);
+  switch (btf_kind(bt)) {
+    case BTF_KIND_INT: {
+      t.kind = TypeKind::kInt;
+      t.size = bt->size;
+      t.is_signed = (btf_int_encoding(bt) & BTF_INT_SIGNED) != 0;
+      break;
+    }
+    case BTF_KIND_FLOAT:
+      t.kind = TypeKind::kFloat;
+      t.size = bt->size;
+      break;
+    case BTF_KIND_PTR:
+      t.kind = TypeKind::kPointer;
+      t.target = map(bt->type);
+      break;
+    case BTF_KIND_ARRAY: {
+      const struct btf_array* a = btf_array(bt);
+      t.kind = TypeKind::kArray;
+      t.target = map(a->type);
+      t.count = a->nelems;
+      break;
+    }
+    case BTF_KIND_STRUCT:
+    case BTF_KIND_UNION: {
+      t.kind = btf_kind(bt) == BTF_KIND_STRUCT ? TypeKind::kStruct : TypeKind::kUnion;
+      t.size = bt->size;
+      const struct btf_member* m = btf_members(bt);
+      for (__u16 i = 0; i < btf_vlen(bt); ++i) {
+        TypeMember mem;
+        mem.name = name_of(m[i].name_off);
+        mem.type = map(m[i].type);
+        mem.bit_offset = btf_member_bit_offset(bt, i);
+        mem.bit_size = btf_member_bitfield_size(bt, i);
+        t.members.push_back(std::move(mem));
+      }
+      break;
+    }
+    case BTF_KIND_ENUM: {
+      t.kind = TypeKind::kEnum;
+      t.size = bt->size;
+      t.is_signed = btf_kflag(bt);
+      const struct btf_enum* e = btf_enum(bt);
+      for (__u16 i = 0; i < btf_vlen(bt); ++i) {
+        t.enumerators.push_back({name_of(e[i].name_off), t.is_signed ? int64_t{e[i].val} : int64_t{static_cast<__u32>(e[i].val)}});
+      }
+      break;
+    }
+    case BTF_KIND_ENUM64: {
+      t.kind = TypeKind::kEnum;
+      t.size = bt->size;
+      t.is_signed = btf_kflag(bt);
+      const struct btf_enum64* e = btf_enum64(bt);
+      for (__u16 i = 0; i < btf_vlen(bt); ++i) {
+        t.enumerators.push_back({name_of(e[i].name_off), static_cast<int64_t>(btf_enum64_value(&e[i]))});
+      }
+      break;
+    }
+    case BTF_KIND_FWD:
+      t.kind = TypeKind::kFwd;
+      t.fwd_is_union = btf_kflag(bt);
+      break;
+    case BTF_KIND_TYPEDEF:
+      t.kind = TypeKind::kTypedef;
+      t.target = map(bt->type);
+      break;
+    case BTF_KIND_VOLATILE:
+      t.kind = TypeKind::kVolatile;
+      t.target = map(bt->type);
+      break;
+    case BTF_KIND_CONST:
+      t.kind = TypeKind::kConst;
+      t.target = map(bt->type);
+      break;
+    case BTF_KIND_RESTRICT:
+      t.kind = TypeKind::kRestrict;
+      t.target = map(bt->type);
+      break;
+    case BTF_KIND_TYPE_TAG:
+      // A tag (e.g. __user, __rcu) is invisible in C declarations: make it a transparent
+      // qualifier-less alias by pointing at the tagged type.
+      t.kind = TypeKind::kTypedef;
+      t.name.clear();
+      t.target = map(bt->type);
+      break;
+    case BTF_KIND_FUNC_PROTO: {
+      t.kind = TypeKind::kFunction;
+      t.target = map(bt->type);
+      const struct btf_param* p = btf_params(bt);
+      for (__u16 i = 0; i < btf_vlen(bt); ++i) {
+        if (i + 1 == btf_vlen(bt) && p[i].type == 0) {
+          t.variadic = true;
+        } else {
+          t.params.push_back(map(p[i].type));
+        }
+      }
+      break;
+    }
+    case BTF_KIND_VAR:
+      // Only per-CPU variables have VARs in the kernel's BTF; remember their types.
+      table.AddVariable(t.name, map(bt->type));
+      t.kind = TypeKind::kVoid;
+      t.name.clear();
+      break;
+    default:
+      // FUNC, DATASEC, DECL_TAG: not types of values; kept as void placeholders.
+      t.kind = TypeKind::kVoid;
+      t.name.clear();
+      break;
+  }
+  return t;
+}
+
+}  // namespace
+
 Result<TypeTable> LoadBtfTypes(std::span<const std::byte> blob) {
   errno = 0;
   std::unique_ptr<struct btf, BtfDeleter> btf(btf__new(blob.data(), static_cast<__u32>(blob.size())));
@@ -38,127 +167,34 @@ Result<TypeTable> LoadBtfTypes(std::span<const std::byte> blob) {
   }
   TypeTable table;
   const __u32 n = btf__type_cnt(btf.get());
-  auto name_of = [&](__u32 off) {
-    const char* str = btf__name_by_offset(btf.get(), off);
-    return std::string(str ? str : "");
-  };
-  for (__u32 id = 1; id < n; ++id) {
-    const struct btf_type* bt = btf__type_by_id(btf.get(), id);
-    Type t;
-    t.name = name_of(bt->name_off);
-    switch (btf_kind(bt)) {
-      case BTF_KIND_INT: {
-        t.kind = TypeKind::kInt;
-        t.size = bt->size;
-        t.is_signed = (btf_int_encoding(bt) & BTF_INT_SIGNED) != 0;
-        break;
-      }
-      case BTF_KIND_FLOAT:
-        t.kind = TypeKind::kFloat;
-        t.size = bt->size;
-        break;
-      case BTF_KIND_PTR:
-        t.kind = TypeKind::kPointer;
-        t.target = bt->type;
-        break;
-      case BTF_KIND_ARRAY: {
-        const struct btf_array* a = btf_array(bt);
-        t.kind = TypeKind::kArray;
-        t.target = a->type;
-        t.count = a->nelems;
-        break;
-      }
-      case BTF_KIND_STRUCT:
-      case BTF_KIND_UNION: {
-        t.kind = btf_kind(bt) == BTF_KIND_STRUCT ? TypeKind::kStruct : TypeKind::kUnion;
-        t.size = bt->size;
-        const struct btf_member* m = btf_members(bt);
-        for (__u16 i = 0; i < btf_vlen(bt); ++i) {
-          TypeMember mem;
-          mem.name = name_of(m[i].name_off);
-          mem.type = m[i].type;
-          mem.bit_offset = btf_member_bit_offset(bt, i);
-          mem.bit_size = btf_member_bitfield_size(bt, i);
-          t.members.push_back(std::move(mem));
-        }
-        break;
-      }
-      case BTF_KIND_ENUM: {
-        t.kind = TypeKind::kEnum;
-        t.size = bt->size;
-        t.is_signed = btf_kflag(bt);
-        const struct btf_enum* e = btf_enum(bt);
-        for (__u16 i = 0; i < btf_vlen(bt); ++i) {
-          t.enumerators.push_back({name_of(e[i].name_off), t.is_signed ? int64_t{e[i].val} : int64_t{static_cast<__u32>(e[i].val)}});
-        }
-        break;
-      }
-      case BTF_KIND_ENUM64: {
-        t.kind = TypeKind::kEnum;
-        t.size = bt->size;
-        t.is_signed = btf_kflag(bt);
-        const struct btf_enum64* e = btf_enum64(bt);
-        for (__u16 i = 0; i < btf_vlen(bt); ++i) {
-          t.enumerators.push_back({name_of(e[i].name_off), static_cast<int64_t>(btf_enum64_value(&e[i]))});
-        }
-        break;
-      }
-      case BTF_KIND_FWD:
-        t.kind = TypeKind::kFwd;
-        t.fwd_is_union = btf_kflag(bt);
-        break;
-      case BTF_KIND_TYPEDEF:
-        t.kind = TypeKind::kTypedef;
-        t.target = bt->type;
-        break;
-      case BTF_KIND_VOLATILE:
-        t.kind = TypeKind::kVolatile;
-        t.target = bt->type;
-        break;
-      case BTF_KIND_CONST:
-        t.kind = TypeKind::kConst;
-        t.target = bt->type;
-        break;
-      case BTF_KIND_RESTRICT:
-        t.kind = TypeKind::kRestrict;
-        t.target = bt->type;
-        break;
-      case BTF_KIND_TYPE_TAG:
-        // A tag (e.g. __user, __rcu) is invisible in C declarations: make it a transparent
-        // qualifier-less alias by pointing at the tagged type.
-        t.kind = TypeKind::kTypedef;
-        t.name.clear();
-        t.target = bt->type;
-        break;
-      case BTF_KIND_FUNC_PROTO: {
-        t.kind = TypeKind::kFunction;
-        t.target = bt->type;
-        const struct btf_param* p = btf_params(bt);
-        for (__u16 i = 0; i < btf_vlen(bt); ++i) {
-          if (i + 1 == btf_vlen(bt) && p[i].type == 0) {
-            t.variadic = true;
-          } else {
-            t.params.push_back(p[i].type);
-          }
-        }
-        break;
-      }
-      case BTF_KIND_VAR:
-        // Only per-CPU variables have VARs in the kernel's BTF; remember their types.
-        table.AddVariable(t.name, bt->type);
-        t.kind = TypeKind::kVoid;
-        t.name.clear();
-        break;
-      default:
-        // FUNC, DATASEC, DECL_TAG: not types of values; kept as void placeholders.
-        t.kind = TypeKind::kVoid;
-        t.name.clear();
-        break;
-    }
-    table.Set(id, std::move(t));
-  }
+  auto same = [](__u32 id) { return static_cast<TypeId>(id); };
+  for (__u32 id = 1; id < n; ++id) table.Set(id, ConvertType(btf.get(), btf__type_by_id(btf.get(), id), table, same));
   table.Index();
   return table;
 }
+
+Result<size_t> AddSplitBtfTypes(TypeTable& table, std::span<const std::byte> base_blob,
+                                std::span<const std::byte> split_blob) {
+  errno = 0;
+  std::unique_ptr<struct btf, BtfDeleter> base(btf__new(base_blob.data(), static_cast<__u32>(base_blob.size())));
+  if (!base) return Error(ErrorCode::kBadData, "the kernel's BTF is not valid");
+  // Debian 12's libbpf (1.1) declares btf__new_split but does not export it: parse the blob as
+  // a raw split BTF file, through an anonymous in-memory file.
+  int fd = memfd_create("coroner-module-btf", MFD_CLOEXEC);
+  if (fd < 0) return Error(ErrorCode::kIo, fmt::format("memfd_create: {}", std::strerror(errno)));
+  bool written = ::write(fd, split_blob.data(), split_blob.size()) == static_cast<ssize_t>(split_blob.size());
+  std::string path = fmt::format("/proc/self/fd/{}", fd);
+  std::unique_ptr<struct btf, BtfDeleter> split(written ? btf__parse_raw_split(path.c_str(), base.get()) : nullptr);
+  ::close(fd);
+  if (!split) {
+    return Error(ErrorCode::kBadData, fmt::format("split BTF is not valid: {}", std::strerror(errno ? errno : EINVAL)));
+  }
+  const __u32 base_n = btf__type_cnt(base.get()), n = btf__type_cnt(split.get());
+  const TypeId first = static_cast<TypeId>(table.size());
+  auto map = [&](__u32 id) { return id < base_n ? static_cast<TypeId>(id) : first + static_cast<TypeId>(id - base_n); };
+  for (__u32 id = base_n; id < n; ++id) table.Set(map(id), ConvertType(split.get(), btf__type_by_id(split.get(), id), table, map));
+  return static_cast<size_t>(n - base_n);
+}
+
 
 }  // namespace coroner

@@ -19,6 +19,12 @@ namespace coroner {
 
 Result<TypeTable> LoadBtfTypes(std::span<const std::byte> blob);
 
+// Appends a module's split BTF (struct module.btf_data: its own types, referring to the kernel's
+// by id) to a table loaded from `base_blob`; returns how many types it added. Call
+// table.Index() after the last one.
+Result<size_t> AddSplitBtfTypes(TypeTable& table, std::span<const std::byte> base_blob,
+                                std::span<const std::byte> split_blob);
+
 // Reads [start, stop) from kernel memory (bounded, with a clear error on a missing page).
 Result<std::vector<std::byte>> ReadKernelBtf(const VirtualMemory& mem, uint64_t start, uint64_t stop);
 
