@@ -166,8 +166,6 @@ std::optional<std::string> KnownGlobalType(std::string_view name) {
   return std::nullopt;
 }
 
-namespace {
-
 // crash's cpuspec: "N", "N,M,...", "N-M", "a" or "all".
 Result<std::vector<int>> ParseCpuSpec(std::string_view spec, int cpus) {
   std::vector<int> out;
@@ -193,8 +191,6 @@ Result<std::vector<int>> ParseCpuSpec(std::string_view spec, int cpus) {
   }
   return out;
 }
-
-}  // namespace
 
 Result<PrintOutput> RunPrint(const Session& s, const std::vector<std::string>& args) {
   std::string expr;

@@ -39,6 +39,9 @@ struct PrintOutput {
 
 Result<PrintOutput> RunPrint(const Session& s, const std::vector<std::string>& args);
 
+// crash's cpuspec: "N", "N,M,...", "N-M", "a" or "all", for `cpus` CPUs.
+Result<std::vector<int>> ParseCpuSpec(std::string_view spec, int cpus);
+
 // The C type of a well-known global whose type BTF does not record, or nullopt.
 std::optional<std::string> KnownGlobalType(std::string_view name);
 

@@ -301,11 +301,22 @@ Result<const TypeTable*> Session::BtfTypes() const {
     }
     CORONER_TRY(const KernelMemory* km, RequireKernelMemory());
     CORONER_TRY(btf_blob_, ReadKernelBtf(*km, start->address, stop->address));
-    return LoadBtfTypes(btf_blob_);
+    auto t = LoadBtfTypes(btf_blob_);
+    if (!t) {
+      return std::move(t).error().WithContext(fmt::format("the kernel's BTF at {:#x} (__start_BTF, {} bytes)",
+                                                          start->address, btf_blob_.size()));
+    }
+    return t;
   };
   auto t = load();
   if (!t) {
-    types_error_ = std::move(t).error();
+    Error e = std::move(t).error();
+    if (!dwarf_) {
+      // Say what still works: commands that need no types, and where types would come from.
+      e = Error(e.code(), e.message() + "; without types only log, sym, rd, dis, vtop, eval and parts of sys work: give a "
+                                        "vmlinux with DWARF (coroner DUMP VMLINUX, or coroner debuginfo fetch DUMP)");
+    }
+    types_error_ = std::move(e);
     return *types_error_;
   }
   types_ = std::move(*t);
@@ -322,10 +333,16 @@ Result<const Kernel*> Session::GetKernel() const {
   const TypeTable* types = nullptr;
   if (btf) {
     types = *btf;
+  } else if (auto any = Types()) {
+    types = *any;
   } else {
-    CORONER_TRY(types, Types());
+    // No types: the kernel layer still reads symbols and memory (sys's taint, CPUs, uptime),
+    // and every structure it is asked for fails with this reason.
+    no_types_.emplace();
+    types = &*no_types_;
   }
   kernel_ = std::make_unique<Kernel>(*km, *types, *syms);
+  if (!btf && no_types_) kernel_->set_no_types_reason(btf.error().message());
   if (btf) AddModuleBtf();
   return kernel_.get();
 }

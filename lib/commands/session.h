@@ -140,6 +140,9 @@ class Session {
   mutable std::optional<TypeTable> types_;
   mutable std::vector<std::byte> btf_blob_;  // the kernel's BTF, the base of the modules' BTF
   mutable std::optional<Error> types_error_;
+  // With no types at all (no BTF, no DWARF): the empty table the kernel layer gets, so that
+  // what needs only symbols and memory still works and the rest says why it cannot.
+  mutable std::optional<TypeTable> no_types_;
   mutable std::optional<uint64_t> page_offset_base_;
   mutable std::unique_ptr<Kernel> kernel_;
   mutable std::optional<SymbolTable> all_symbols_;

@@ -267,7 +267,13 @@ Result<SysResult> RunSys(const Session& s, const std::vector<std::string>& args)
   } else {
     r.warnings.push_back("TASKS: " + tl.error().ToString());
   }
-  if (auto uts = k->SymbolAddress("init_uts_ns")) {
+  if (auto uts = k->SymbolAddress("init_uts_ns"); uts && !k->StructType("uts_namespace")) {
+    // No types (no BTF, no DWARF): one warning, and the release VMCOREINFO records.
+    r.warnings.push_back("NODENAME, RELEASE, VERSION, MACHINE: " + k->StructType("uts_namespace").error().message());
+    r.release = vi.osrelease.value_or("");
+    r.machine = s.dump().info.machine;
+    if (s.vmlinux().empty()) r.kernel = "(no vmlinux: symbols from kallsyms in the dump; no types: see the warning)";
+  } else if (uts) {
     auto field = [&](std::string_view m) -> std::string {
       auto v = k->ReadCharArray(*uts, "uts_namespace", fmt::format("name.{}", m));
       if (!v) {

@@ -40,10 +40,10 @@ struct SysResult {
   int hz = 0;
   std::string hz_source;
   std::string load_average;            // "0.30, 0.07, 0.02"
-  size_t tasks = 0;
+  std::optional<size_t> tasks;         // nullopt: the task list could not be read (see warnings)
   std::string nodename, release, version, machine;
   uint64_t mhz = 0;
-  uint64_t memory_bytes = 0;
+  std::optional<uint64_t> memory_bytes;
   std::string panic;                   // the panic message, "" if none found
   int panic_cpu = -1;
   std::vector<std::string> warnings;   // rows that could not be read, and why

@@ -1,5 +1,9 @@
 #include "lib/debuginfo/btf_types.h"
 
+#include <array>
+
+#include "lib/base/byte_reader.h"
+
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -159,7 +163,46 @@ Type ConvertType(const struct btf* btf, const struct btf_type* bt, TypeTable& ta
 
 }  // namespace
 
+namespace {
+
+// struct btf_header (include/uapi/linux/btf.h): magic, version, flags, hdr_len, then the type
+// and string sections as offsets and lengths after the header. libbpf only says EINVAL; this
+// says what is wrong.
+Result<void> CheckBtfHeader(std::span<const std::byte> blob) {
+  ByteReader r(blob, Endian::kLittle);
+  auto header = [&]() -> Result<std::array<uint64_t, 7>> {
+    CORONER_TRY(uint16_t magic, r.U16());
+    CORONER_TRY(uint8_t version, r.U8());
+    CORONER_TRY(uint8_t flags, r.U8());
+    (void)flags;
+    std::array<uint64_t, 7> h{magic, version};
+    for (size_t i = 2; i < h.size(); ++i) {
+      CORONER_TRY(h[i], r.U32());
+    }
+    return h;
+  };
+  auto h = header();
+  if (!h) return Error(ErrorCode::kBadData, fmt::format("{} bytes, less than a BTF header", blob.size()));
+  auto [magic, version, hdr_len, type_off, type_len, str_off, str_len] = *h;
+  if (magic != 0xeb9f) return Error(ErrorCode::kBadData, fmt::format("magic {:#06x} where BTF has 0xeb9f", magic), AtOffset(0));
+  if (version != 1) return Error(ErrorCode::kBadData, fmt::format("BTF version {} (1 is known)", version), AtOffset(2));
+  if (hdr_len < r.pos() || hdr_len > blob.size()) {
+    return Error(ErrorCode::kBadData, fmt::format("header length {} in a {}-byte blob", hdr_len, blob.size()), AtOffset(4));
+  }
+  const uint64_t body = blob.size() - hdr_len;
+  if (type_off > body || type_len > body - type_off || str_off > body || str_len > body - str_off) {
+    return Error(ErrorCode::kBadData,
+                 fmt::format("types at {}+{} or strings at {}+{} past the {} bytes after the header", type_off,
+                             type_len, str_off, str_len, body),
+                 AtOffset(8));
+  }
+  return Ok();
+}
+
+}  // namespace
+
 Result<TypeTable> LoadBtfTypes(std::span<const std::byte> blob) {
+  CORONER_TRY_VOID(CheckBtfHeader(blob));
   errno = 0;
   std::unique_ptr<struct btf, BtfDeleter> btf(btf__new(blob.data(), static_cast<__u32>(blob.size())));
   if (!btf) {

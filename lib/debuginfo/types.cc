@@ -222,10 +222,27 @@ std::string TypeTable::Declaration(TypeId id, std::string_view name) const {
   return "?";
 }
 
-void TypeTable::LayoutMembers(const Type& t, uint64_t base_bits, int depth, bool offsets, int width,
+namespace {
+
+// crash's [offset] column label: the offset (decimal, or 0x.. with -x) or, with an address, the
+// member's address in hex.
+std::string OffsetLabel(const TypeTable::LayoutOptions& o, uint64_t offset) {
+  if (o.address) return fmt::format("[{:x}]", *o.address + offset);
+  return o.hex ? fmt::format("[{:#x}]", offset) : fmt::format("[{}]", offset);
+}
+
+}  // namespace
+
+void TypeTable::LayoutMembers(const Type& t, uint64_t base_bits, int depth, const LayoutOptions& o, int width,
                               std::string& out, bool hide_offsets) const {
+  const bool offsets = o.offsets;
   const std::string pad_off = offsets ? std::string(static_cast<size_t>(width), ' ') : std::string();
   const std::string indent(static_cast<size_t>(4 * depth), ' ');
+  // crash right-aligns "  [offset]" in `width` columns; a longer label (an address) overflows.
+  auto column = [&](uint64_t offset) {
+    std::string label = OffsetLabel(o, offset);
+    return fmt::format("{:>{}} ", label, std::max<size_t>(static_cast<size_t>(width), label.size() + 2));
+  };
   for (const TypeMember& m : t.members) {
     uint64_t bits = base_bits + m.bit_offset;
     const Type& mt = Peek(m.type);
@@ -237,9 +254,9 @@ void TypeTable::LayoutMembers(const Type& t, uint64_t base_bits, int depth, bool
       // has a name, crash shows its offset on the closing line and none on the members inside.
       out += prefix + (mt.kind == TypeKind::kStruct ? "struct {\n" : "union {\n");
       bool named = !m.name.empty();
-      LayoutMembers(mt, bits, depth + 1, offsets, width, out, hide_offsets || named);
+      LayoutMembers(mt, bits, depth + 1, o, width, out, hide_offsets || named);
       if (named && offsets && !hide_offsets) {
-        out += fmt::format("{:>{}} ", fmt::format("[{}]", bits / 8), width) + indent.substr(4) + "} " + m.name + ";\n";
+        out += column(bits / 8) + indent.substr(4) + "} " + m.name + ";\n";
       } else {
         out += prefix + (named ? "} " + m.name + ";\n" : "};\n");
       }
@@ -248,7 +265,7 @@ void TypeTable::LayoutMembers(const Type& t, uint64_t base_bits, int depth, bool
     std::string decl = Declaration(m.type, m.name);
     if (m.bit_size) decl += fmt::format(" : {}", m.bit_size);
     if (offsets && !hide_offsets) {
-      out += fmt::format("{:>{}} ", fmt::format("[{}]", bits / 8), width) + indent.substr(4) + decl + ";\n";
+      out += column(bits / 8) + indent.substr(4) + decl + ";\n";
     } else if (offsets) {
       out += prefix + decl + ";\n";
     } else {
@@ -257,9 +274,12 @@ void TypeTable::LayoutMembers(const Type& t, uint64_t base_bits, int depth, bool
   }
 }
 
-std::string TypeTable::Layout(TypeId id, bool offsets) const {
+std::string TypeTable::Layout(TypeId id, const LayoutOptions& o) const {
   const Type& t = Get(id);
   std::string out;
+  auto size_line = [&](uint64_t size) {
+    return o.hex ? fmt::format("SIZE: {:#x}\n", size) : fmt::format("SIZE: {}\n", size);
+  };
   if (t.kind != TypeKind::kStruct && t.kind != TypeKind::kUnion) {
     // A typedef shows what it finally stands for (gdb's ptype): typedefs in between are
     // skipped, and a struct or union is shown with its body:
@@ -270,7 +290,7 @@ std::string TypeTable::Layout(TypeId id, bool offsets) const {
     if (t.kind == TypeKind::kTypedef && (target.kind == TypeKind::kStruct || target.kind == TypeKind::kUnion)) {
       out = std::string("typedef ") + (target.kind == TypeKind::kStruct ? "struct " : "union ") + target.name +
             (target.name.empty() ? "{\n" : " {\n");
-      LayoutMembers(target, 0, 1, false, 0, out, false);
+      LayoutMembers(target, 0, 1, LayoutOptions{}, 0, out, false);
       out += "} " + t.name + ";\n";
     } else if (t.kind == TypeKind::kTypedef) {
       out = "typedef " + Declaration(under, t.name) + ";\n";
@@ -283,29 +303,14 @@ std::string TypeTable::Layout(TypeId id, bool offsets) const {
     } else {
       out = Name(id) + ";\n";
     }
-    if (auto size = SizeOf(id)) out += fmt::format("SIZE: {}\n", *size);
+    if (auto size = SizeOf(id)) out += size_line(*size);
     return out;
   }
-  // Width of the [offset] column: the widest "[offset]" plus two.
-  uint64_t max_off = 0;
-  std::vector<std::pair<const Type*, uint64_t>> stack = {{&t, 0}};
-  while (!stack.empty()) {
-    auto [s, base] = stack.back();
-    stack.pop_back();
-    for (const TypeMember& m : s->members) {
-      const Type& mt = Peek(m.type);
-      uint64_t bits = base + m.bit_offset;
-      if ((mt.kind == TypeKind::kStruct || mt.kind == TypeKind::kUnion) && mt.name.empty()) {
-        stack.push_back({&mt, bits});
-      } else {
-        max_off = std::max(max_off, bits / 8);
-      }
-    }
-  }
-  int width = static_cast<int>(fmt::format("[{}]", max_off).size()) + 2;
+  // Width of the [offset] column, as crash sets it: the size's digits plus four.
+  int width = static_cast<int>((o.hex ? fmt::format("{:#x}", t.size) : fmt::format("{}", t.size)).size()) + 4;
   out = (t.kind == TypeKind::kStruct ? "struct " : "union ") + t.name + " {\n";
-  LayoutMembers(t, 0, 1, offsets, width, out, false);
-  out += fmt::format("}}\nSIZE: {}\n", t.size);
+  LayoutMembers(t, 0, 1, o, width, out, false);
+  out += "}\n" + size_line(t.size);
   return out;
 }
 

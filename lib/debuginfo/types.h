@@ -134,12 +134,18 @@ class TypeTable {
 
   // gdb's ptype layout (crash's `struct`), optionally with crash's [offset] column, ending
   // with "SIZE: n".
-  std::string Layout(TypeId id, bool offsets) const;
+  std::string Layout(TypeId id, bool offsets) const { return Layout(id, LayoutOptions{offsets, {}, false}); }
+  struct LayoutOptions {
+    bool offsets = false;
+    std::optional<uint64_t> address;  // crash's `struct -o NAME ADDR`: each member's address
+    bool hex = false;                 // crash's -x: offsets and size in hexadecimal
+  };
+  std::string Layout(TypeId id, const LayoutOptions& options) const;
 
  private:
   void Complete(TypeId id) const;
   std::string BaseName(const Type& t) const;
-  void LayoutMembers(const Type& t, uint64_t base_bits, int depth, bool offsets, int width,
+  void LayoutMembers(const Type& t, uint64_t base_bits, int depth, const LayoutOptions& o, int width,
                      std::string& out, bool hide_offsets) const;
 
   // Mutable: a lazy source adds and completes types behind const lookups.

@@ -170,8 +170,9 @@ TEST(LazyTypeTable, LoadsOnFindAndCompletesOnUse) {
   EXPECT_TRUE(src.completed.empty());  // found, not yet filled in
   EXPECT_EQ(t.Layout(*node, true),
             "struct node {\n"
-            "  [0] int value;\n"
-            "  [8] struct other *other;\n"
+            // crash's [offset] column is as wide as the size's digits plus four.
+            "   [0] int value;\n"
+            "   [8] struct other *other;\n"
             "}\n"
             "SIZE: 16\n");
   // Printing the pointer's name did not fill in "struct other".

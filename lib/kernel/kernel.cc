@@ -11,6 +11,9 @@ Result<TypeId> Kernel::StructType(std::string_view name) const {
     auto id = types_.Find(std::string(kind) + std::string(name));
     if (id && types_.Get(*id).kind != TypeKind::kFwd) return *id;
   }
+  if (!no_types_reason_.empty()) {
+    return Error(ErrorCode::kNotFound, fmt::format("struct {}: no kernel types: {}", name, no_types_reason_));
+  }
   return Error(ErrorCode::kNotFound, fmt::format("the kernel's types have no struct {}", name));
 }
 
@@ -26,6 +29,7 @@ Result<Field> Kernel::FieldOf(std::string_view struct_name, std::string_view pat
   auto cached = fields_.find(key);
   if (cached != fields_.end()) {
     if (cached->second) return *cached->second;
+    CORONER_TRY_VOID(StructType(struct_name));  // a missing structure says why
     return Error(ErrorCode::kNotFound, fmt::format("struct {} has no member {}", struct_name, path));
   }
   auto compute = [&]() -> std::optional<Field> {
@@ -60,7 +64,10 @@ Result<Field> Kernel::FieldOf(std::string_view struct_name, std::string_view pat
   };
   auto f = compute();
   fields_.emplace(key, f);
-  if (!f) return Error(ErrorCode::kNotFound, fmt::format("struct {} has no member {}", struct_name, path));
+  if (!f) {
+    CORONER_TRY_VOID(StructType(struct_name));
+    return Error(ErrorCode::kNotFound, fmt::format("struct {} has no member {}", struct_name, path));
+  }
   return *f;
 }
 
@@ -75,6 +82,7 @@ Result<std::string_view> Kernel::FirstField(std::string_view struct_name,
     if (HasField(struct_name, p)) return p;
     tried += tried.empty() ? std::string(p) : " or " + std::string(p);
   }
+  CORONER_TRY_VOID(StructType(struct_name));  // a missing structure says why
   return Error(ErrorCode::kNotFound, fmt::format("struct {} has no member {}", struct_name, tried));
 }
 
@@ -156,6 +164,9 @@ Result<int64_t> Kernel::EnumValue(std::string_view enumerator) const {
   }
   auto it = enumerators_.find(enumerator);
   if (it == enumerators_.end()) {
+    if (!no_types_reason_.empty()) {
+      return Error(ErrorCode::kNotFound, fmt::format("enumerator {}: no kernel types: {}", enumerator, no_types_reason_));
+    }
     return Error(ErrorCode::kNotFound, fmt::format("the kernel's types have no enumerator {}", enumerator));
   }
   return it->second;

@@ -43,6 +43,8 @@ class Kernel {
   const VirtualMemory& memory() const { return mem_; }
   const TypeTable& types() const { return types_; }
   const SymbolTable& symbols() const { return syms_; }
+  // Why the types are empty (no BTF and no DWARF): structure lookups fail with this.
+  void set_no_types_reason(std::string reason) { no_types_reason_ = std::move(reason); }
 
   // A structure type by bare name ("task_struct"), or kNotFound.
   Result<TypeId> StructType(std::string_view name) const;
@@ -92,6 +94,7 @@ class Kernel {
   mutable std::optional<int> possible_cpus_;
   mutable std::map<std::string, int64_t, std::less<>> enumerators_;
   mutable std::vector<uint64_t> percpu_offsets_;
+  std::string no_types_reason_;
 };
 
 // True for an address in the kernel half of x86_64's address space (5-level paging puts it

@@ -135,8 +135,13 @@ Result<std::string> ValueFormatter::FormatAt(TypeId type, uint64_t address, int 
       CORONER_TRY(uint64_t v, ReadScalar(address, t.size, bit_offset, bit_size));
       uint32_t bits = bit_size ? bit_size : static_cast<uint32_t>(t.size * 8);
       if (t.name == "_Bool") return std::string(v ? "true" : "false");
-      if (t.is_signed && bits < 64 && (v >> (bits - 1)) & 1) v |= ~uint64_t{0} << bits;
-      std::string num = t.is_signed ? fmt::format("{}", static_cast<int64_t>(v)) : fmt::format("{}", v);
+      std::string num;
+      if (radix_ == 16) {
+        num = fmt::format("{:#x}", v);  // the value's own bits, as gdb prints a negative in hex
+      } else {
+        if (t.is_signed && bits < 64 && (v >> (bits - 1)) & 1) v |= ~uint64_t{0} << bits;
+        num = t.is_signed ? fmt::format("{}", static_cast<int64_t>(v)) : fmt::format("{}", v);
+      }
       // gdb shows a char-sized integer of a char type with its character: 0 '\000', 65 'A'.
       if (t.size == 1 && t.name.find("char") != std::string::npos) {
         auto c = static_cast<unsigned char>(v);
@@ -201,6 +206,7 @@ Result<std::string> ValueFormatter::FormatAt(TypeId type, uint64_t address, int 
     case TypeKind::kStruct:
     case TypeKind::kUnion: {
       uint64_t base = address + bit_offset / 8;
+      if (t.members.empty()) return std::string("{<No data fields>}");  // gdb's empty structure
       std::string pad(static_cast<size_t>(indent + 2), ' ');
       std::string out = "{\n";
       for (size_t i = 0; i < t.members.size(); ++i) {

@@ -221,10 +221,11 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"sym", {Make(RunSym, RenderSymText, RenderSymJson), "symbols: sym NAME|ADDR..., sym -l, sym -q STRING"}},
       {"struct", {Make([](const Session& s, const Args& a) { return RunStruct(s, a, "struct"); },
                        RenderStructText, RenderStructJson),
-                  "a structure's layout: struct [-o] NAME"}},
+                  "a structure's layout, or its contents at an address: struct NAME[.member,...] [-o] [-x|-d] "
+                  "[-l OFFSET|s.m] [ADDR|SYMBOL[:cpuspec]] [COUNT|-c COUNT]; also *NAME ADDR and NAME ADDR"}},
       {"union", {Make([](const Session& s, const Args& a) { return RunStruct(s, a, "union"); },
                       RenderStructText, RenderStructJson),
-                 "a union's layout: union [-o] NAME"}},
+                 "a union's layout or contents: as struct"}},
       {"whatis", {Make(RunWhatis, RenderStructText, RenderStructJson), "a type's definition: whatis TYPE"}},
       {"p", {Make(RunPrint, RenderPrintText, RenderPrintJson),
               "print a global: p [&]GLOBAL[:CPUSPEC][.member|->member|[i]]..."}},
@@ -357,7 +358,24 @@ std::vector<std::string> CommandNames() {
 Result<std::string> ExecuteCommand(const Session& session, std::string_view line, bool json) {
   Args words = SplitCommandLine(line);
   if (words.empty()) return std::string();
+  // crash's "*" pointer-to command (`*page ADDR`, `* page ADDR`), and its short form that drops
+  // the command name when the first word names a struct or union (`task_struct.pid ADDR`).
+  if (words[0][0] == '*') {
+    Args rest(words.begin() + 1, words.end());
+    std::string name = words[0].substr(1);
+    if (name.empty()) {
+      if (rest.empty()) return Error(ErrorCode::kInvalidArgument, "*: a struct or union name is required");
+      name = rest[0];
+      rest.erase(rest.begin());
+    }
+    return Make([&](const Session& s, const Args& a) { return RunPointerTo(s, name, a); }, RenderStructText,
+                RenderStructJson)(session, rest, json);
+  }
   auto it = Commands().find(words[0]);
+  if (it == Commands().end() && NamesAggregate(session, words[0])) {
+    return Make([](const Session& s, const Args& a) { return RunPointerTo(s, a[0], Args(a.begin() + 1, a.end())); },
+                RenderStructText, RenderStructJson)(session, words, json);
+  }
   if (it == Commands().end()) {
     return Error(ErrorCode::kUnsupported,
                  fmt::format("{}: command not supported yet (\"help\" lists the commands)", words[0]));

@@ -1,5 +1,7 @@
 #include "lib/render/symbol_render.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace coroner {
@@ -29,9 +31,91 @@ nlohmann::ordered_json RenderSymJson(const SymResult& r) {
   return arr;
 }
 
+namespace {
+
+// The member a layout line declares, as crash finds it: "    char comm[16];" -> comm,
+// "    void (*fn)(int);" -> fn, "    unsigned int x : 3;" -> x, "    } name;" -> name.
+std::string DeclaredName(std::string_view line) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == ' ')) line.remove_suffix(1);
+  if (line.empty() || line.back() != ';') return {};
+  line.remove_suffix(1);
+  if (auto fn = line.find("(*"); fn != std::string_view::npos) {
+    auto close = line.find(')', fn);
+    return close == std::string_view::npos ? std::string() : std::string(line.substr(fn + 2, close - fn - 2));
+  }
+  if (auto colon = line.rfind(" : "); colon != std::string_view::npos) line = line.substr(0, colon);
+  auto space = line.find_last_of(" *");
+  std::string_view word = space == std::string_view::npos ? line : line.substr(space + 1);
+  return std::string(word.substr(0, word.find('[')));
+}
+
+// crash's `struct NAME.member` layout: the lines of the -o layout that declare the members.
+// For a named anonymous aggregate only its closing line, after the kind of its opening one.
+std::string MemberLayout(const std::string& layout, const std::vector<std::string>& members) {
+  std::vector<std::string_view> lines;
+  std::string_view rest = layout;
+  while (!rest.empty()) {
+    size_t nl = rest.find('\n');
+    lines.push_back(rest.substr(0, nl == std::string_view::npos ? rest.size() : nl + 1));
+    rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+  }
+  if (lines.size() < 3) return layout;
+  std::string out(lines[0]);
+  // The opening lines of the anonymous aggregates around each line.
+  std::vector<std::string_view> open;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::string_view l = lines[i];
+    if (l.rfind("}", 0) == 0) break;  // the layout's own closing brace
+    std::string_view body = l.substr(l.find_first_not_of(" "));
+    bool opener = body.rfind("struct {", 0) == 0 || body.rfind("union {", 0) == 0;
+    bool closer = body.rfind("}", 0) == 0;
+    if (opener) {
+      open.push_back(body);
+      continue;
+    }
+    std::string name = DeclaredName(l);
+    if (!name.empty() && std::find(members.begin(), members.end(), name) != members.end()) {
+      if (closer && !open.empty()) {
+        size_t col = l.find('[');
+        out += std::string(col == std::string_view::npos ? 0 : col + 1, ' ') + std::string(open.back().substr(0, open.back().find('{') + 1)) + "\n";
+      }
+      out += std::string(l);
+    }
+    if (closer && !open.empty()) open.pop_back();
+  }
+  return out + "}\n";
+}
+
+}  // namespace
+
 std::string RenderStructText(const StructResult& r) {
   if (!r.symbol.empty()) return r.types->Declaration(r.id, r.symbol) + ";\n";
-  return r.types->Layout(r.id, r.offsets);
+  TypeTable::LayoutOptions lo{r.offsets || !r.members.empty(), std::nullopt, r.hex};
+  if (!r.has_address) {
+    if (r.members.empty()) return (r.notice.empty() ? "" : r.notice + "\n") + r.types->Layout(r.id, lo);
+    return MemberLayout(r.types->Layout(r.id, lo), r.members);
+  }
+  std::string out;
+  const std::string prefix = r.kind + " " + r.types->Get(r.id).name + " ";
+  for (size_t i = 0; i < r.instances.size(); ++i) {
+    const StructInstance& inst = r.instances[i];
+    if (i && !inst.cpu) out += "\n";
+    if (inst.cpu) out += fmt::format("[{}]: {:x}\n", *inst.cpu, inst.address);
+    if (r.offsets) {
+      lo.offsets = true;
+      lo.address = inst.address;
+      std::string layout = r.types->Layout(r.id, lo);
+      out += r.members.empty() ? layout : MemberLayout(layout, r.members);
+    } else if (inst.value) {
+      out += prefix + *inst.value + "\n";
+    } else {
+      for (const StructMemberValue& m : inst.members) {
+        out += fmt::format("{}{} = {}{}\n", std::string(static_cast<size_t>(m.indent), ' '), m.spec, m.value,
+                           m.comma ? "," : "");
+      }
+    }
+  }
+  return out;
 }
 
 namespace {
@@ -66,6 +150,24 @@ void MembersJson(const TypeTable& types, const Type& t, uint64_t base_bits, nloh
 nlohmann::ordered_json RenderStructJson(const StructResult& r) {
   const Type& t = r.types->Get(r.id);
   nlohmann::ordered_json j;
+  if (r.has_address) {
+    j["name"] = r.types->Name(r.id);
+    nlohmann::ordered_json arr = nlohmann::ordered_json::array();
+    for (const StructInstance& inst : r.instances) {
+      nlohmann::ordered_json e;
+      e["address"] = fmt::format("{:#x}", inst.address);
+      if (inst.cpu) e["cpu"] = *inst.cpu;
+      if (inst.value) e["value"] = *inst.value;
+      if (!inst.members.empty()) {
+        nlohmann::ordered_json mem = nlohmann::ordered_json::object();
+        for (const StructMemberValue& m : inst.members) mem[m.spec] = m.value;
+        e["members"] = mem;
+      }
+      arr.push_back(e);
+    }
+    j["instances"] = arr;
+    return j;
+  }
   if (!r.symbol.empty()) {
     j["symbol"] = r.symbol;
     j["type"] = r.types->Name(r.id);

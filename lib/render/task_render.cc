@@ -80,12 +80,12 @@ std::string RenderSysText(const SysResult& r) {
     row("DATE", r.crash_time ? FormatDate(*r.crash_time) : "(unknown)");
     row("UPTIME", r.uptime_seconds ? FormatUptime(*r.uptime_seconds) : "(unknown)");
     row("LOAD AVERAGE", r.load_average);
-    row("TASKS", fmt::format("{}", r.tasks));
+    row("TASKS", r.tasks ? fmt::format("{}", *r.tasks) : "(unknown)");
     row("NODENAME", r.nodename);
     row("RELEASE", r.release);
     row("VERSION", r.version);
     row("MACHINE", r.mhz ? fmt::format("{}  ({} Mhz)", r.machine, r.mhz) : r.machine);
-    row("MEMORY", FormatMemorySize(r.memory_bytes));
+    row("MEMORY", r.memory_bytes ? FormatMemorySize(*r.memory_bytes) : "(unknown)");
     if (!r.panic.empty()) row("PANIC", "\"" + r.panic + (r.panic.back() == ')' ? "" : "\""));
   }
   for (const auto& w : r.warnings) out += fmt::format("sys: warning: {}\n", w);
@@ -118,13 +118,13 @@ nlohmann::ordered_json RenderSysJson(const SysResult& r) {
     j["hz"] = r.hz;
     j["hz_source"] = r.hz_source;
     j["load_average"] = r.load_average;
-    j["tasks"] = r.tasks;
+    j["tasks"] = r.tasks ? nlohmann::ordered_json(*r.tasks) : nlohmann::ordered_json(nullptr);
     j["nodename"] = r.nodename;
     j["release"] = r.release;
     j["version"] = r.version;
     j["machine"] = r.machine;
     j["mhz"] = r.mhz;
-    j["memory_bytes"] = r.memory_bytes;
+    j["memory_bytes"] = r.memory_bytes ? nlohmann::ordered_json(*r.memory_bytes) : nlohmann::ordered_json(nullptr);
     j["panic"] = r.panic;
     j["panic_cpu"] = r.panic_cpu;
   }

@@ -85,5 +85,61 @@ class DamagedTaskList(unittest.TestCase):
         self.check_rest_still_works()
 
 
+class NoBtf(unittest.TestCase):
+    """A dump whose BTF cannot be read (its header's magic zeroed in a copy of the 6.1 -E file):
+    coroner names the BTF's address and what is wrong with it, log/sym/rd/dis and sys's
+    type-free rows still work, and with the DWARF vmlinux every command works again."""
+
+    def setUp(self):
+        dirs = [d for d in require_dumps(self) if d.name == "6.1-4level"]
+        if not dirs:
+            self.skipTest("needs the 6.1-4level dump")
+        self.dir = dirs[0]
+        self.tmp = tempfile.TemporaryDirectory()
+        self.copy = Path(self.tmp.name) / "vmcore.elf-d31"
+        shutil.copyfile(self.dir / "vmcore.elf-d31", self.copy)
+        self.btf = int(run([self.copy, "-c", "sym __start_BTF"]).stdout.split()[0], 16)
+        walk = json.loads(run([self.copy, "--json", "-c", f"vtop {self.btf:x}"]).stdout)
+        with open(self.copy, "r+b") as f:
+            f.seek(phys_to_offset(self.copy, int(walk[0]["physical"], 16)))
+            self.assertEqual(f.read(2), b"\x9f\xeb")  # BTF_MAGIC, little-endian
+            f.seek(-2, 1)
+            f.write(b"\0\0")
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def test_says_what_is_wrong_and_keeps_the_rest(self):
+        reason = f"the kernel's BTF at {self.btf:#x} (__start_BTF, "
+        for cmd in ("struct task_struct", "ps", "bt", "mod", "kmem -i"):
+            with self.subTest(cmd=cmd):
+                p = run([self.copy, "-c", cmd], check=False)
+                self.assertEqual(p.returncode, 1)
+                self.assertIn(reason, p.stderr)
+                self.assertIn("magic 0x0000 where BTF has 0xeb9f", p.stderr)
+                self.assertIn("give a vmlinux with DWARF", p.stderr)
+                self.assertEqual(p.stdout, "")
+        ref_log = (self.dir / "vmcore-dmesg.txt").read_text(errors="surrogateescape")
+        self.assertEqual(run([self.copy, "-c", "log"]).stdout, ref_log)
+        self.assertIn("(D) jiffies", run([self.copy, "-c", "sym jiffies"]).stdout)
+        self.assertIn("push", run([self.copy, "-c", "dis schedule 3"]).stdout)
+        # sys: what needs no types is there, what does is "(unknown)" or blank with one reason.
+        p = run([self.copy, "-c", "sys"], check=False)
+        full = run([self.dir / "vmcore.elf-d31", "-c", "sys"]).stdout
+        for row in ("CPUS", "DATE", "UPTIME", "LOAD AVERAGE", "RELEASE", "PANIC"):
+            self.assertIn(re.search(rf"^ *{row}: .*$", full, re.M).group(0), p.stdout, row)
+        self.assertIn("TASKS: (unknown)", p.stdout)
+        self.assertIn("sys: warning: TASKS: ", p.stdout)
+
+    def test_the_vmlinux_gives_the_types_back(self):
+        vmlinux = self.dir / "vmlinux"
+        ours = json.loads(run([self.copy, vmlinux, "--json", "-c", "ps"]).stdout)["tasks"]
+        ref = json.loads(run([self.dir / "vmcore.elf-d31", "--json", "-c", "ps"]).stdout)["tasks"]
+        self.assertEqual([(t["pid"], t["comm"]) for t in ours], [(t["pid"], t["comm"]) for t in ref])
+        self.assertGreater(len(ours), 50)
+        out = run([self.copy, vmlinux, "-c", "struct task_struct.comm init_task"]).stdout
+        self.assertIn('comm = "swapper/0', out)
+
+
 if __name__ == "__main__":
     unittest.main()
