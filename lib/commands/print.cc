@@ -221,6 +221,13 @@ Result<PrintOutput> RunPrint(const Session& s, const std::vector<std::string>& a
                  fmt::format("{}: only globals with .member, ->member and [index] are supported yet", expr));
   }
   const Symbol* sym = syms->Find(name);
+  if (!sym) {
+    // A module's symbol (its type needs the module's debug file: mod -s).
+    if (auto all = s.AllSymbols()) {
+      syms = *all;
+      sym = syms->Find(name);
+    }
+  }
   if (!sym) return Error(ErrorCode::kNotFound, fmt::format("No symbol \"{}\" in current context.", name));
   // name:cpuspec
   std::optional<std::string> cpuspec;

@@ -38,7 +38,7 @@ Result<SymResult> RunSym(const Session& s, const std::vector<std::string>& args)
   }
   // With DWARF, text addresses get crash's "file: line".
   auto with_source = [&](SymLine line, const Symbol& sym) {
-    if (s.dwarf() && sym.IsText()) {
+    if (s.HasLineInfo() && sym.IsText()) {
       if (auto src = s.LineAt(line.address)) line.source = fmt::format("{}: {}", src->file, src->line);
     }
     return line;
