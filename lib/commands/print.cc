@@ -254,6 +254,12 @@ Result<PrintOutput> RunPrint(const Session& s, const std::vector<std::string>& a
     v.type = *var_type;
   } else {
     auto type_name = KnownGlobalType(name);
+    if (!type_name && !sym->module.empty()) {
+      return Error(ErrorCode::kUnsupported,
+                   fmt::format("the type of {} (module {}) needs the module's debug file, `mod -s {}`, with the "
+                               "vmlinux's DWARF",
+                               name, sym->module, sym->module));
+    }
     if (!type_name) {
       return Error(ErrorCode::kUnsupported,
                    fmt::format("the type of {} is not known without a vmlinux: BTF records types, not the "

@@ -115,6 +115,14 @@ Result<StructResult> RunWhatis(const Session& s, const std::vector<std::string>&
                    fmt::format("{} is a symbol; the types of global variables are not in BTF: give a "
                                "vmlinux with DWARF for them", args[0]));
     }
+    if (auto all = s.AllSymbols()) {
+      if (const Symbol* sym = (*all)->Find(args[0]); sym && !sym->module.empty()) {
+        return Error(ErrorCode::kUnsupported,
+                     fmt::format("{} is a symbol of module {}; its type needs the module's debug file (mod -s {}) "
+                                 "and the vmlinux's DWARF, whose types the module's join",
+                                 args[0], sym->module, sym->module));
+      }
+    }
     return Error(ErrorCode::kNotFound, fmt::format("{}: not a type or symbol", args[0]));
   }
   r.id = *id;

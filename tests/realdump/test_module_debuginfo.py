@@ -231,6 +231,8 @@ class ModuleDebuginfo(unittest.TestCase):
                     p = coroner_file(d, [f"mod -s {MODULE} {other}", "sym virtblk_done"], check=False)
                     self.assertIn(f"{other} does not match the loaded module {MODULE}: build ID ", p)
                     self.assertRegex(p, rf"\(t\) virtblk_done \[{MODULE}\]\n")  # and no line: nothing was loaded
+                    p = coroner_file(d, [f"mod -s {MODULE} {other}", "p virtblk_wq"], check=False)
+                    self.assertIn(f"the type of virtblk_wq (module {MODULE}) needs the module's debug file", p)
                 # The release module: the same build ID, no DWARF.
                 release_ko = CACHE / "_kernels" / release(d) / "modules" / f"{MODULE}.ko"
                 p = coroner_file(d, [f"mod -s {MODULE} {release_ko}"], check=False)
