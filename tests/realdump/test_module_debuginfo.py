@@ -233,6 +233,15 @@ class ModuleDebuginfo(unittest.TestCase):
                     self.assertRegex(p, rf"\(t\) virtblk_done \[{MODULE}\]\n")  # and no line: nothing was loaded
                     p = coroner_file(d, [f"mod -s {MODULE} {other}", "p virtblk_wq"], check=False)
                     self.assertIn(f"the type of virtblk_wq (module {MODULE}) needs the module's debug file", p)
+                # No FILE: found where `coroner debuginfo fetch` puts it (DIR/RELEASE/modules).
+                with tempfile.TemporaryDirectory() as tmp:
+                    mods = Path(tmp) / release(d) / "modules"
+                    mods.mkdir(parents=True)
+                    shutil.copyfile(kos[MODULE], mods / f"{MODULE}.ko")
+                    out = run([d / "vmcore.elf", d / "vmlinux", "--debuginfo-dir", tmp, "-c",
+                               f"mod -s {MODULE}; sym virtblk_done"]).stdout
+                    self.assertIn(f"  {mods / MODULE}.ko \n", out)
+                    self.assertRegex(out, rf"\(t\) virtblk_done \[{MODULE}\] \S+virtio_blk\.c: \d+\n")
                 # The release module: the same build ID, no DWARF.
                 release_ko = CACHE / "_kernels" / release(d) / "modules" / f"{MODULE}.ko"
                 p = coroner_file(d, [f"mod -s {MODULE} {release_ko}"], check=False)
