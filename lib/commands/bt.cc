@@ -67,7 +67,7 @@ Result<BtResult> RunBt(const Session& s, const std::vector<std::string>& args) {
       selectors.push_back(a);
     }
   }
-  if (r.lines && !s.dwarf()) {
+  if (r.lines && !s.HasLineInfo()) {
     return Error(ErrorCode::kUnsupported,
                  "bt -l needs source line tables, which only a vmlinux with DWARF has; none is loaded "
                  "(give it after the dump, or install the kernel's -dbg package)");

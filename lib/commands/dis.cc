@@ -145,7 +145,7 @@ Result<DisResult> RunDis(const Session& s, const std::vector<std::string>& args)
   if (reverse && forward) return Error(ErrorCode::kInvalidArgument, "-r and -f are mutually exclusive");
   if (rest.empty()) return Error(ErrorCode::kInvalidArgument, "an address or a symbol is required");
   if (rest.size() > 2) return Error(ErrorCode::kInvalidArgument, "usage: dis [-rfl] ADDR|SYMBOL [COUNT]");
-  CORONER_TRY(const SymbolTable* syms, s.Symbols());
+  CORONER_TRY(const SymbolTable* syms, s.AllSymbols());
   if (s.dump().info.machine != "x86_64") {
     return Error(ErrorCode::kUnsupported, fmt::format("disassembly of {} is not supported", s.dump().info.machine));
   }
@@ -206,7 +206,7 @@ Result<DisResult> RunDis(const Session& s, const std::vector<std::string>& args)
   Disassembly d(s, *syms, dis);
   DisResult r;
   r.line_numbers = lines;
-  if (lines && !s.dwarf()) {
+  if (lines && !s.HasLineInfo()) {
     r.line_numbers = false;
     r.notes.push_back("line numbers are not available: they need a vmlinux with DWARF debug info");
   }

@@ -217,6 +217,13 @@ Result<PrintOutput> RunPrint(const Session& s, const std::vector<std::string>& a
                  fmt::format("{}: only globals with .member, ->member and [index] are supported yet", expr));
   }
   const Symbol* sym = syms->Find(name);
+  if (!sym) {
+    // A module's symbol (its type needs the module's debug file: mod -s).
+    if (auto all = s.AllSymbols()) {
+      syms = *all;
+      sym = syms->Find(name);
+    }
+  }
   if (!sym) return Error(ErrorCode::kNotFound, fmt::format("No symbol \"{}\" in current context.", name));
   // name:cpuspec
   std::optional<std::string> cpuspec;
@@ -243,6 +250,12 @@ Result<PrintOutput> RunPrint(const Session& s, const std::vector<std::string>& a
     v.type = *var_type;
   } else {
     auto type_name = KnownGlobalType(name);
+    if (!type_name && !sym->module.empty()) {
+      return Error(ErrorCode::kUnsupported,
+                   fmt::format("the type of {} (module {}) needs the module's debug file, `mod -s {}`, with the "
+                               "vmlinux's DWARF",
+                               name, sym->module, sym->module));
+    }
     if (!type_name) {
       return Error(ErrorCode::kUnsupported,
                    fmt::format("the type of {} is not known without a vmlinux: BTF records types, not the "

@@ -38,6 +38,7 @@ Result<std::unique_ptr<Session>> Session::Open(const std::vector<std::string>& d
 Result<std::unique_ptr<Session>> Session::Open(const std::vector<std::string>& dump_files,
                                                const SessionOptions& options) {
   CORONER_TRY(auto s, Open(dump_files));
+  s->options_ = options;
   std::string path = options.vmlinux;
   if (path.empty() && options.find_vmlinux) {
     const auto& vi = s->dump_->info.vmcoreinfo;
@@ -147,14 +148,39 @@ std::optional<TypeId> Session::GlobalType(std::string_view name) const {
   if (!dwarf_) return std::nullopt;
   auto syms = Symbols();
   if (!syms) return std::nullopt;
-  const Symbol* sym = (*syms)->Find(name);
-  if (!sym) return std::nullopt;
-  // DWARF locations are link-time addresses: kernel-image symbols moved by KASLR, per-CPU
-  // offsets did not.
-  return dwarf_->GlobalType(name, {sym->address - kaslr_offset(), sym->address}, sym->IsGlobal());
+  if (const Symbol* sym = (*syms)->Find(name)) {
+    // DWARF locations are link-time addresses: kernel-image symbols moved by KASLR, per-CPU
+    // offsets did not.
+    return dwarf_->GlobalType(name, {sym->address - kaslr_offset(), sym->address}, sym->IsGlobal());
+  }
+  // A module's global, once its debug file is loaded: relocated to where the module is.
+  if (module_debuginfo_.empty()) return std::nullopt;
+  auto all = AllSymbols();
+  if (!all) return std::nullopt;
+  const Symbol* sym = (*all)->Find(name);
+  if (!sym || sym->module.empty()) return std::nullopt;
+  bool loaded = std::any_of(module_debuginfo_.begin(), module_debuginfo_.end(),
+                            [&](const ModuleDebuginfo& m) { return m.module == sym->module; });
+  if (!loaded) return std::nullopt;
+  return dwarf_->GlobalType(name, {sym->address}, sym->IsGlobal());
+}
+
+const ModuleDebuginfo* Session::ModuleDebuginfoAt(uint64_t address) const {
+  for (const ModuleDebuginfo& m : module_debuginfo_) {
+    for (const auto& [start, end] : m.ranges) {
+      if (address >= start && address < end) return &m;
+    }
+  }
+  return nullptr;
 }
 
 Result<SourceLine> Session::LineAt(uint64_t address) const {
+  if (const ModuleDebuginfo* m = ModuleDebuginfoAt(address)) {
+    // Module files are laid out at their runtime addresses.
+    const DwarfInfo* d = dwarf_ ? dwarf_.get() : module_dwarf_.get();
+    if (auto line = d->LineAt(address, m->module)) return *line;
+    return Error(ErrorCode::kNotFound, fmt::format("no line number for {:#x}", address));
+  }
   if (!dwarf_) {
     return Error(ErrorCode::kUnsupported, "line numbers need DWARF: give a vmlinux with debug info");
   }

@@ -5,6 +5,7 @@
 //   if (const KernelMemory* km = session->kernel_memory()) km->ReadU64(addr);
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,16 @@ struct SessionOptions {
   std::string index_dir;
 };
 
+// A loaded module whose debug file (`mod -s`) the session uses.
+struct ModuleDebuginfo {
+  std::string module;           // its name
+  uint64_t module_address = 0;  // struct module
+  std::string path;
+  std::string checked;          // how the file was matched: "build ID 1234...", "srcversion ...", or why it was not
+  // Its allocated sections in memory [start, end), without a live module's freed init sections.
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+};
+
 class Session {
  public:
   static Result<std::unique_ptr<Session>> Open(const std::vector<std::string>& dump_files);
@@ -56,8 +67,23 @@ class Session {
   // The type of a global variable or function, from DWARF (nullopt without DWARF or if DWARF
   // does not have it).
   std::optional<TypeId> GlobalType(std::string_view name) const;
-  // Source file and line of a kernel text address (needs DWARF).
+  // Source file and line of a kernel text address (needs DWARF: the vmlinux's, or a module's
+  // loaded with LoadModuleDebuginfo).
   Result<SourceLine> LineAt(uint64_t address) const;
+  // Whether any line numbers are known (a vmlinux with DWARF, or a module's debug file).
+  bool HasLineInfo() const { return dwarf_ || module_dwarf_; }
+
+  // crash's `mod -s NAME [FILE]`: uses a loaded module's debug file (a .ko with DWARF) from
+  // now on: its lines, and (with a vmlinux's DWARF, whose type table it joins) its types and
+  // globals. Without FILE the standard places are searched (ModuleDebuginfoCandidates). The
+  // file must be this module: its build ID (else srcversion) must equal the loaded one's.
+  // Const like SetContext: it changes what the session knows, not the dump.
+  Result<const ModuleDebuginfo*> LoadModuleDebuginfo(std::string_view name, const std::string& path) const;
+  const std::deque<ModuleDebuginfo>& module_debuginfo() const { return module_debuginfo_; }
+  // Where a module's debug file is looked for, in order: the --debuginfo-dir directories, the
+  // vmlinux's directory (and its modules/), `coroner debuginfo fetch`'s cache (~/.cache/coroner/debuginfo/RELEASE/modules), then
+  // ROOT/usr/lib/debug/lib/modules/RELEASE and ROOT/lib/modules/RELEASE (searched through).
+  std::vector<std::string> ModuleDebuginfoCandidates(std::string_view name) const;
   // The vmlinux places looked at for a release, in order.
   static std::vector<std::string> VmlinuxCandidates(const std::string& release, const SessionOptions& options);
 
@@ -124,6 +150,7 @@ class Session {
 
  private:
   void UseVmlinux(const std::string& path, const std::string& index_dir);
+  const ModuleDebuginfo* ModuleDebuginfoAt(uint64_t address) const;
   // Appends every loaded module's BTF (module.btf_data) to the BTF types, once the kernel can
   // read the module list.
   void AddModuleBtf() const;
@@ -131,6 +158,10 @@ class Session {
   std::unique_ptr<Dump> dump_;
   std::string vmlinux_;
   std::unique_ptr<DwarfInfo> dwarf_;
+  // Without a vmlinux's DWARF: the modules' debug files alone (for their line numbers).
+  mutable std::unique_ptr<DwarfInfo> module_dwarf_;
+  mutable std::deque<ModuleDebuginfo> module_debuginfo_;  // stable addresses
+  SessionOptions options_;
   std::vector<std::string> notes_;
   mutable std::optional<SymbolTable> elf_symbols_;
   std::unique_ptr<KernelMemory> kmem_;

@@ -43,7 +43,7 @@ Result<SymResult> RunSym(const Session& s, const std::vector<std::string>& args)
   }
   // With DWARF, text addresses get crash's "file: line".
   auto with_source = [&](SymLine line, const Symbol& sym) {
-    if (s.dwarf() && sym.IsText()) {
+    if (s.HasLineInfo() && sym.IsText()) {
       if (auto src = s.LineAt(line.address)) line.source = fmt::format("{}: {}", src->file, src->line);
     }
     return line;
@@ -386,6 +386,14 @@ Result<StructResult> RunWhatis(const Session& s, const std::vector<std::string>&
       return Error(ErrorCode::kUnsupported,
                    fmt::format("{} is a symbol; the types of global variables are not in BTF: give a "
                                "vmlinux with DWARF for them", args[0]));
+    }
+    if (auto all = s.AllSymbols()) {
+      if (const Symbol* sym = (*all)->Find(args[0]); sym && !sym->module.empty()) {
+        return Error(ErrorCode::kUnsupported,
+                     fmt::format("{} is a symbol of module {}; its type needs the module's debug file (mod -s {}) "
+                                 "and the vmlinux's DWARF, whose types the module's join",
+                                 args[0], sym->module, sym->module));
+      }
     }
     return Error(ErrorCode::kNotFound, fmt::format("{}: not a type or symbol", args[0]));
   }

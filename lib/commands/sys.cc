@@ -301,4 +301,19 @@ Result<SysResult> RunSys(const Session& s, const std::vector<std::string>& args)
   return r;
 }
 
+std::optional<int64_t> BootTime(const Session& s, const PrintkLog* log) {
+  const auto& vi = s.dump().info.vmcoreinfo;
+  if (!vi || !vi->crash_time) return std::nullopt;
+  auto k = s.GetKernel();
+  if (!k) return std::nullopt;
+  auto jsym = (*k)->SymbolAddress("jiffies_64");
+  if (!jsym) return std::nullopt;
+  auto j = (*k)->ReadU64(*jsym);
+  if (!j) return std::nullopt;
+  std::string source;
+  int hz = GuessHz(**k, *j, log, source);
+  if (!hz || *j < InitialJiffies(hz)) return std::nullopt;
+  return *vi->crash_time - static_cast<int64_t>((*j - InitialJiffies(hz)) / static_cast<uint64_t>(hz));
+}
+
 }  // namespace coroner

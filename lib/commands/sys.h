@@ -66,4 +66,8 @@ std::string TaintLetters(uint64_t mask);
 // oops/BUG line with "(check log for details)" as crash prints it; "" if none.
 std::string FindPanicMessage(const PrintkLog& log);
 
+// When the system booted, as crash reckons it for `log -T`: the crash time (VMCOREINFO
+// CRASHTIME) less the uptime in whole seconds from jiffies. nullopt if either is unknown.
+std::optional<int64_t> BootTime(const Session& s, const PrintkLog* log);
+
 }  // namespace coroner

@@ -2,6 +2,7 @@
 
 #include <dwarf.h>
 #include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
 #include <elfutils/libdwelf.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -22,8 +23,12 @@ namespace {
 constexpr int kMaxDepth = 64;
 
 // What the name index keeps per top-level DIE.
+// A DIE of one of the files: the file's number in the top 16 bits, its .debug_info offset below.
+using DieRef = uint64_t;
+constexpr int kFileShift = 48;
+
 struct IndexEntry {
-  Dwarf_Off offset = 0;
+  DieRef offset = 0;
   bool definition = false;  // not DW_AT_declaration (a variable: has DW_AT_location)
 };
 
@@ -58,28 +63,121 @@ std::optional<uint64_t> LocationAddress(Dwarf_Die* die) {
 class DwarfInfo::Impl : public LazyTypeSource {
  public:
   ~Impl() override {
-    if (dwarf_) dwarf_end(dwarf_);
-    if (fd_ >= 0) close(fd_);
+    for (File& f : files_) {
+      if (f.dwfl) {
+        dwfl_end(f.dwfl);  // owns the module's Dwarf
+      } else if (f.dwarf) {
+        dwarf_end(f.dwarf);
+      }
+      if (f.fd >= 0) close(f.fd);
+    }
   }
 
   Result<void> Open(const std::string& path, const DwarfOptions& options) {
     options_ = options;
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) return Error(ErrorCode::kIo, fmt::format("{}: {}", path, std::strerror(errno)));
-    dwarf_ = dwarf_begin(fd_, DWARF_C_READ);
-    if (!dwarf_) {
+    File& f = files_.emplace_back();
+    f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (f.fd < 0) {
+      files_.pop_back();
+      return Error(ErrorCode::kIo, fmt::format("{}: {}", path, std::strerror(errno)));
+    }
+    f.dwarf = dwarf_begin(f.fd, DWARF_C_READ);
+    if (!f.dwarf) {
+      close(f.fd);
+      files_.pop_back();
       return Error(ErrorCode::kNotFound, fmt::format("{}: no DWARF debug info ({})", path, dwarf_errmsg(-1)));
     }
+    has_vmlinux_ = true;
     types_.SetLazySource(this);
     if (!options_.index_dir.empty()) {
       const void* id = nullptr;
-      ssize_t n = dwelf_elf_gnu_build_id(dwarf_getelf(dwarf_), &id);
+      ssize_t n = dwelf_elf_gnu_build_id(dwarf_getelf(f.dwarf), &id);
       if (n > 0) {
         std::string hex;
         for (ssize_t i = 0; i < n; ++i) hex += fmt::format("{:02x}", static_cast<const uint8_t*>(id)[i]);
         index_path_ = options_.index_dir + "/" + hex + ".idx";
       }
     }
+    return {};
+  }
+
+  void OpenEmpty() { types_.SetLazySource(this); }
+
+  // ---- module files (ET_REL .ko), laid out by libdwfl at the loaded sections' addresses ----
+
+  struct ModuleLayout {
+    std::string path;
+    std::unordered_map<std::string, uint64_t> sections;
+  };
+
+  static int FindModuleElf(Dwfl_Module*, void** userdata, const char*, Dwarf_Addr, char** file_name, Elf** elfp) {
+    const auto* layout = static_cast<const ModuleLayout*>(*userdata);
+    *elfp = nullptr;
+    if (!layout) return -1;
+    *file_name = strdup(layout->path.c_str());
+    return ::open(layout->path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  static int NoSeparateDebuginfo(Dwfl_Module*, void**, const char*, Dwarf_Addr, const char*, const char*,
+                                 GElf_Word, char**) {
+    return -1;
+  }
+  // Where the kernel put each allocated section; a section it did not keep is "not loaded".
+  static int ModuleSectionAddress(Dwfl_Module*, void** userdata, const char*, Dwarf_Addr, const char* secname,
+                                  GElf_Word, const GElf_Shdr*, Dwarf_Addr* addr) {
+    const auto* layout = static_cast<const ModuleLayout*>(*userdata);
+    if (!layout) return -1;
+    auto it = layout->sections.find(secname ? secname : "");
+    *addr = it == layout->sections.end() ? static_cast<Dwarf_Addr>(-1) : it->second;
+    return 0;
+  }
+
+  Result<void> AddModule(const std::string& path, const std::string& module_name,
+                         const std::unordered_map<std::string, uint64_t>& sections) {
+    if (files_.size() >= (size_t{1} << (64 - kFileShift)) - 1) {
+      return Error(ErrorCode::kOverflow, "too many debug files");
+    }
+    uint64_t low = ~uint64_t{0}, high = 0;
+    for (const auto& [name, a] : sections) {
+      low = std::min(low, a);
+      high = std::max(high, a);
+    }
+    if (sections.empty()) return Error(ErrorCode::kInvalidArgument, fmt::format("{}: no section addresses", module_name));
+    static const Dwfl_Callbacks callbacks = {
+        .find_elf = FindModuleElf,
+        .find_debuginfo = NoSeparateDebuginfo,
+        .section_address = ModuleSectionAddress,
+        .debuginfo_path = nullptr,
+    };
+    auto layout = std::make_unique<ModuleLayout>(ModuleLayout{path, sections});
+    Dwfl* dwfl = dwfl_begin(&callbacks);
+    if (!dwfl) return Error(ErrorCode::kIo, fmt::format("libdwfl: {}", dwfl_errmsg(-1)));
+    dwfl_report_begin(dwfl);
+    Dwfl_Module* mod = dwfl_report_module(dwfl, module_name.c_str(), low, high + 1);
+    dwfl_report_end(dwfl, nullptr, nullptr);
+    void** userdata = nullptr;
+    if (mod) dwfl_module_info(mod, &userdata, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr);
+    if (!mod || !userdata) {
+      std::string why = dwfl_errmsg(-1);
+      dwfl_end(dwfl);
+      return Error(ErrorCode::kIo, fmt::format("{}: libdwfl: {}", path, why));
+    }
+    *userdata = layout.get();
+    Dwarf_Addr bias = 0;
+    Dwarf* dw = dwfl_module_getdwarf(mod, &bias);  // reads and relocates the debug sections
+    if (!dw) {
+      std::string why = dwfl_errmsg(-1);
+      dwfl_end(dwfl);
+      return Error(ErrorCode::kNotFound, fmt::format("{}: no DWARF debug info ({})", path, why));
+    }
+    File f;
+    f.layout = std::move(layout);  // libdwfl may ask for section addresses again
+    f.dwarf = dw;
+    f.dwfl = dwfl;
+    f.bias = bias;
+    f.module = module_name;
+    files_.push_back(std::move(f));
+    // Names that were not found before may be in the new file.
+    types_.ForgetMisses();
     return {};
   }
 
@@ -115,7 +213,7 @@ class DwarfInfo::Impl : public LazyTypeSource {
   }
 
   bool LoadIndexFile() {
-    if (index_path_.empty() || index_tried_) return false;
+    if (index_path_.empty() || index_tried_ || !has_vmlinux_) return false;
     index_tried_ = true;
     std::ifstream in(index_path_, std::ios::binary);
     if (!in) return false;
@@ -153,29 +251,39 @@ class DwarfInfo::Impl : public LazyTypeSource {
     }
     index_blob_ = std::move(blob);
     units_scanned_ = UnitsTotal();
-    scan_done_ = true;
+    files_[0].done = true;
+    ++current_file_;
     index_loaded_ = true;
     return true;
   }
 
   // ---- the name index ----
 
-  // Indexes the next compile unit's top-level DIEs; false when all are done.
+  // Indexes the next compile unit's top-level DIEs (the vmlinux's, then each module's in the
+  // order they were added); false when all are done.
   bool ScanNextUnit() {
-    if (scan_done_) return false;
-    // After the first units, an index file (if one was written before) answers instead.
-    if (units_scanned_ >= options_.units_before_index && LoadIndexFile()) return true;
-    Dwarf_Off next = 0;
-    size_t header_size = 0;
     Dwarf_Die cu;
-    if (dwarf_nextcu(dwarf_, next_unit_, &next, &header_size, nullptr, nullptr, nullptr) != 0 ||
-        !dwarf_offdie(dwarf_, next_unit_ + header_size, &cu)) {
-      scan_done_ = true;
-      WriteIndexFile();
-      return false;
+    size_t file_index = 0;
+    for (;;) {
+      if (current_file_ >= files_.size()) return false;
+      File& f = files_[current_file_];
+      bool vmlinux = has_vmlinux_ && current_file_ == 0;
+      // After the first units, an index file (if one was written before) answers instead.
+      if (vmlinux && units_scanned_ >= options_.units_before_index && LoadIndexFile()) return true;
+      Dwarf_Off next = 0;
+      size_t header_size = 0;
+      if (dwarf_nextcu(f.dwarf, f.next_unit, &next, &header_size, nullptr, nullptr, nullptr) != 0 ||
+          !dwarf_offdie(f.dwarf, f.next_unit + header_size, &cu)) {
+        f.done = true;
+        ++current_file_;
+        if (vmlinux) WriteIndexFile();
+        continue;
+      }
+      f.next_unit = next;
+      if (vmlinux) ++units_scanned_;
+      file_index = current_file_;
+      break;
     }
-    next_unit_ = next;
-    ++units_scanned_;
     Dwarf_Die die;
     if (dwarf_child(&cu, &die) != 0) return true;
     do {
@@ -196,7 +304,7 @@ class DwarfInfo::Impl : public LazyTypeSource {
       auto [slot, added] = index_[kind].try_emplace(std::string_view(name));
       if (added) index_order_[kind].push_back(slot->first);
       auto& entries = slot->second;
-      IndexEntry e{dwarf_dieoffset(&die), false};
+      IndexEntry e{Ref(file_index, dwarf_dieoffset(&die)), false};
       if (kind == kVarIdx) {
         e.definition = dwarf_hasattr(&die, DW_AT_location);
         // Every definition (a static variable has one per file); one declaration.
@@ -220,7 +328,7 @@ class DwarfInfo::Impl : public LazyTypeSource {
   }
 
   // A definition of a struct/union/enum by name, scanning further units if needed.
-  std::optional<Dwarf_Off> FindDefinition(IndexKind kind, std::string_view name) {
+  std::optional<DieRef> FindDefinition(IndexKind kind, std::string_view name) {
     for (;;) {
       if (auto* e = Entries(kind, name)) {
         for (const IndexEntry& x : *e) {
@@ -247,9 +355,9 @@ class DwarfInfo::Impl : public LazyTypeSource {
         // An aggregate known only by declaration so far: look further for its definition.
         bool defined = false;
         for (const IndexEntry& x : *e) defined |= x.definition;
-        if (!defined && !scan_done_) continue;
+        if (!defined && !AllScanned()) continue;
         Dwarf_Die die;
-        if (!dwarf_offdie(dwarf_, e->front().offset, &die)) continue;
+        if (!OffDie(e->front().offset, &die)) continue;
         return Convert(&die, 0);
       }
       if (!ScanNextUnit()) break;
@@ -262,7 +370,7 @@ class DwarfInfo::Impl : public LazyTypeSource {
       if (kind == kNumIdx) continue;
       if (const auto* e = Entries(kind, std::string_view(key).substr(space + 1))) {
         Dwarf_Die die;
-        if (dwarf_offdie(dwarf_, e->front().offset, &die)) return Convert(&die, 0);
+        if (OffDie(e->front().offset, &die)) return Convert(&die, 0);
       }
     }
     return std::nullopt;
@@ -271,7 +379,7 @@ class DwarfInfo::Impl : public LazyTypeSource {
   void Complete(TypeTable& table, TypeId id) override {
     auto it = pending_die_.find(id);
     if (it == pending_die_.end()) return;
-    Dwarf_Off off = it->second;
+    DieRef off = it->second;
     pending_die_.erase(it);
     Type t = table.Get(id);  // the placeholder: kind and name
     IndexKind kind = t.kind == TypeKind::kStruct ? kStructIdx : t.kind == TypeKind::kUnion ? kUnionIdx
@@ -289,7 +397,7 @@ class DwarfInfo::Impl : public LazyTypeSource {
       off = *def;
     }
     Dwarf_Die die;
-    if (!dwarf_offdie(dwarf_, off, &die)) return;
+    if (!OffDie(off, &die)) return;
     Fill(&die, t, 0);
     table.Set(id, std::move(t));
   }
@@ -298,7 +406,7 @@ class DwarfInfo::Impl : public LazyTypeSource {
 
   // The table id of a type DIE; named aggregates and typedefs become shared placeholders.
   TypeId Convert(Dwarf_Die* die, int depth) {
-    Dwarf_Off off = dwarf_dieoffset(die);
+    DieRef off = RefOf(die);
     if (auto it = memo_.find(off); it != memo_.end()) return it->second;
     if (depth > kMaxDepth) return 0;
     int tag = dwarf_tag(die);
@@ -388,8 +496,15 @@ class DwarfInfo::Impl : public LazyTypeSource {
             } else if (dwarf_hasattr(&child, DW_AT_upper_bound)) {
               Dwarf_Attribute a;
               Dwarf_Sword ub = -1;
-              if (dwarf_attr(&child, DW_AT_upper_bound, &a) && dwarf_formsdata(&a, &ub) == 0 && ub >= 0) {
-                count = static_cast<uint64_t>(ub) + 1;
+              Dwarf_Word uub = 0;
+              if (dwarf_attr(&child, DW_AT_upper_bound, &a)) {
+                // libdw sign-extends DW_FORM_data1..8 in dwarf_formsdata: a bound of 255 as
+                // data1 is not -1 (char (*msix_names)[256] in virtio_pci). Only sdata is signed.
+                if (dwarf_whatform(&a) == DW_FORM_sdata || dwarf_whatform(&a) == DW_FORM_implicit_const) {
+                  if (dwarf_formsdata(&a, &ub) == 0 && ub >= 0) count = static_cast<uint64_t>(ub) + 1;
+                } else if (dwarf_formudata(&a, &uub) == 0 && uub < ~Dwarf_Word{0}) {
+                  count = uub + 1;
+                }
               }
             }
             counts.push_back(count);
@@ -526,9 +641,9 @@ class DwarfInfo::Impl : public LazyTypeSource {
 
   std::optional<TypeId> GlobalType(std::string_view name, const std::vector<uint64_t>& addresses,
                                    bool global_symbol) {
-    auto type_of = [&](Dwarf_Off off) -> std::optional<TypeId> {
+    auto type_of = [&](DieRef off) -> std::optional<TypeId> {
       Dwarf_Die die;
-      if (!dwarf_offdie(dwarf_, off, &die)) return std::nullopt;
+      if (!OffDie(off, &die)) return std::nullopt;
       if (dwarf_tag(&die) == DW_TAG_subprogram) return Convert(&die, 0);
       Dwarf_Die t;
       return TypeDie(&die, &t) ? Convert(&t, 0) : 0;
@@ -538,8 +653,9 @@ class DwarfInfo::Impl : public LazyTypeSource {
         for (const IndexEntry& x : *e) {
           if (!x.definition) continue;
           Dwarf_Die die;
-          if (!dwarf_offdie(dwarf_, x.offset, &die)) continue;
+          if (!OffDie(x.offset, &die)) continue;
           auto loc = LocationAddress(&die);
+          if (loc) *loc += files_[x.offset >> kFileShift].bias;
           for (uint64_t a : addresses) {
             if (loc && *loc == a) return type_of(x.offset);
           }
@@ -585,7 +701,7 @@ class DwarfInfo::Impl : public LazyTypeSource {
   };
 
   const UnitLines* LinesOfUnit(Dwarf_Die* cu) {
-    Dwarf_Off off = dwarf_dieoffset(cu);
+    DieRef off = RefOf(cu);
     if (auto it = unit_lines_.find(off); it != unit_lines_.end()) return &it->second;
     UnitLines& u = unit_lines_[off];
     Dwarf_Attribute attr;
@@ -662,9 +778,23 @@ class DwarfInfo::Impl : public LazyTypeSource {
     return &u;
   }
 
-  std::optional<SourceLine> LineAt(uint64_t address) {
+  // The unit covering an address in the vmlinux (module empty) or the named module's file, and
+  // the address as that file's DWARF gives it (less the file's bias). One file only: a module's
+  // freed init sections keep their old addresses in its layout, where another module may now be.
+  bool UnitAt(uint64_t& address, std::string_view module, Dwarf_Die* cu) {
+    for (const File& f : files_) {
+      if (f.module != module) continue;
+      if (dwarf_addrdie(f.dwarf, address - f.bias, cu)) {
+        address -= f.bias;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::optional<SourceLine> LineAt(uint64_t address, std::string_view module) {
     Dwarf_Die cu;
-    if (!dwarf_addrdie(dwarf_, address, &cu)) return std::nullopt;
+    if (!UnitAt(address, module, &cu)) return std::nullopt;
     const UnitLines* u = LinesOfUnit(&cu);
     const LineEntry* best = nullptr;
     const FileLines* best_file = nullptr;
@@ -692,10 +822,10 @@ class DwarfInfo::Impl : public LazyTypeSource {
     return out;
   }
 
-  std::vector<InlinedCall> InlinedCallsAt(uint64_t address) {
+  std::vector<InlinedCall> InlinedCallsAt(uint64_t address, std::string_view module) {
     std::vector<InlinedCall> out;
     Dwarf_Die cu;
-    if (!dwarf_addrdie(dwarf_, address, &cu)) return out;
+    if (!UnitAt(address, module, &cu)) return out;
     // dwarf_getscopes gives the innermost inlined instance (then its abstract origin's scopes);
     // dwarf_getscopes_die gives the concrete nesting from there up to the unit.
     Dwarf_Die* scopes = nullptr;
@@ -737,12 +867,14 @@ class DwarfInfo::Impl : public LazyTypeSource {
     return out;
   }
 
+  // Units of the vmlinux (0 without one).
   size_t UnitsTotal() {
+    if (!has_vmlinux_) return 0;
     if (!units_total_) {
       size_t n = 0;
       Dwarf_Off off = 0, next = 0;
       size_t hs = 0;
-      while (dwarf_nextcu(dwarf_, off, &next, &hs, nullptr, nullptr, nullptr) == 0) {
+      while (dwarf_nextcu(files_[0].dwarf, off, &next, &hs, nullptr, nullptr, nullptr) == 0) {
         ++n;
         off = next;
       }
@@ -757,20 +889,44 @@ class DwarfInfo::Impl : public LazyTypeSource {
   bool index_loaded_ = false;
 
  private:
-  int fd_ = -1;
-  Dwarf* dwarf_ = nullptr;
-  Dwarf_Off next_unit_ = 0;
-  bool scan_done_ = false;
+  struct File {
+    Dwarf* dwarf = nullptr;
+    Dwfl* dwfl = nullptr;  // a module's: owns `dwarf`
+    int fd = -1;
+    uint64_t bias = 0;     // runtime address = DWARF address + bias
+    std::string module;    // empty for the vmlinux
+    std::unique_ptr<ModuleLayout> layout;  // a module's section addresses
+    Dwarf_Off next_unit = 0;
+    bool done = false;
+  };
+
+  static DieRef Ref(size_t file, Dwarf_Off off) { return (static_cast<uint64_t>(file) << kFileShift) | off; }
+  bool OffDie(DieRef ref, Dwarf_Die* die) {
+    size_t file = ref >> kFileShift;
+    return file < files_.size() && dwarf_offdie(files_[file].dwarf, ref & ((uint64_t{1} << kFileShift) - 1), die);
+  }
+  DieRef RefOf(Dwarf_Die* die) {
+    Dwarf* dw = dwarf_cu_getdwarf(die->cu);
+    for (size_t i = 0; i < files_.size(); ++i) {
+      if (files_[i].dwarf == dw) return Ref(i, dwarf_dieoffset(die));
+    }
+    return Ref(0, dwarf_dieoffset(die));
+  }
+  bool AllScanned() const { return current_file_ >= files_.size(); }
+
+  std::vector<File> files_;
+  size_t current_file_ = 0;  // the file being indexed
+  bool has_vmlinux_ = false;
   std::optional<size_t> units_total_;
   NameIndex index_[kNumIdx];
   std::vector<std::string_view> index_order_[kNumIdx];  // names in the order first seen
   std::unique_ptr<std::string> index_blob_;             // a loaded index file: the names' storage
   DwarfOptions options_;
   bool index_tried_ = false;
-  std::unordered_map<Dwarf_Off, TypeId> memo_;
+  std::unordered_map<DieRef, TypeId> memo_;
   std::unordered_map<std::string, TypeId> canonical_;  // "struct x" -> its one id
-  std::unordered_map<TypeId, Dwarf_Off> pending_die_;  // placeholder -> defining DIE (0: look up)
-  std::unordered_map<Dwarf_Off, UnitLines> unit_lines_;
+  std::unordered_map<TypeId, DieRef> pending_die_;  // placeholder -> defining DIE (0: look up)
+  std::unordered_map<DieRef, UnitLines> unit_lines_;
 };
 
 DwarfInfo::DwarfInfo(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -782,6 +938,17 @@ Result<std::unique_ptr<DwarfInfo>> DwarfInfo::Open(const std::string& path, cons
   return std::unique_ptr<DwarfInfo>(new DwarfInfo(std::move(impl)));
 }
 
+std::unique_ptr<DwarfInfo> DwarfInfo::CreateEmpty() {
+  auto impl = std::make_unique<Impl>();
+  impl->OpenEmpty();
+  return std::unique_ptr<DwarfInfo>(new DwarfInfo(std::move(impl)));
+}
+
+Result<void> DwarfInfo::AddModule(const std::string& path, const std::string& module_name,
+                                  const std::unordered_map<std::string, uint64_t>& section_addresses) {
+  return impl_->AddModule(path, module_name, section_addresses);
+}
+
 const TypeTable& DwarfInfo::types() const { return impl_->types_; }
 
 std::optional<TypeId> DwarfInfo::GlobalType(std::string_view name, const std::vector<uint64_t>& addresses,
@@ -789,9 +956,13 @@ std::optional<TypeId> DwarfInfo::GlobalType(std::string_view name, const std::ve
   return impl_->GlobalType(name, addresses, global_symbol);
 }
 
-std::optional<SourceLine> DwarfInfo::LineAt(uint64_t address) const { return impl_->LineAt(address); }
+std::optional<SourceLine> DwarfInfo::LineAt(uint64_t address, std::string_view module) const {
+  return impl_->LineAt(address, module);
+}
 
-std::vector<InlinedCall> DwarfInfo::InlinedCallsAt(uint64_t address) const { return impl_->InlinedCallsAt(address); }
+std::vector<InlinedCall> DwarfInfo::InlinedCallsAt(uint64_t address, std::string_view module) const {
+  return impl_->InlinedCallsAt(address, module);
+}
 
 size_t DwarfInfo::units_scanned() const { return impl_->units_scanned_; }
 size_t DwarfInfo::units_total() const { return impl_->UnitsTotal(); }

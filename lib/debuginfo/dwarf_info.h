@@ -19,6 +19,12 @@
 // typedef reached through it is a placeholder filled in (TypeTable::Get) only when used, so
 // `struct task_struct` converts one level of its members' types, not the kernel.
 //
+// Loaded modules' debug files (.ko, relocatable ELF) are added with AddModule: libdwfl applies
+// their relocations with each allocated section at the address the kernel loaded it, so their
+// addresses are the module's runtime ones. Their units are indexed after the vmlinux's, so a
+// name both define (struct device) is the vmlinux's, and module-only names (struct virtio_blk,
+// the module's globals) are found once the vmlinux's units have not answered.
+//
 // Named aggregates and typedefs are merged by name (the first definition found wins), as gdb
 // does for `ptype struct x`; two different definitions of one name in separate units (rare in
 // the kernel: file-local structs) are not told apart. Addresses are the vmlinux's own (before
@@ -30,6 +36,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "lib/base/error.h"
@@ -62,9 +69,17 @@ class DwarfInfo {
  public:
   // Fails with kNotFound if the file has no .debug_info (a stripped vmlinux).
   static Result<std::unique_ptr<DwarfInfo>> Open(const std::string& path, const DwarfOptions& options = {});
+  // No vmlinux: only the modules added with AddModule (their lines, types and globals).
+  static std::unique_ptr<DwarfInfo> CreateEmpty();
   ~DwarfInfo();
   DwarfInfo(const DwarfInfo&) = delete;
   DwarfInfo& operator=(const DwarfInfo&) = delete;
+
+  // Adds a loaded module's debug file, each allocated section placed at `section_addresses`
+  // (by section name: what /sys/module/NAME/sections shows; a section missing there is not
+  // loaded). Lookups that found nothing before are retried in it.
+  Result<void> AddModule(const std::string& path, const std::string& module_name,
+                         const std::unordered_map<std::string, uint64_t>& section_addresses);
 
   // The type table, filled on demand.
   const TypeTable& types() const;
@@ -75,9 +90,10 @@ class DwarfInfo {
   std::optional<TypeId> GlobalType(std::string_view name, const std::vector<uint64_t>& addresses,
                                    bool global_symbol) const;
 
-  // The line-table row for a text address, and the chain of inlined calls at it.
-  std::optional<SourceLine> LineAt(uint64_t address) const;
-  std::vector<InlinedCall> InlinedCallsAt(uint64_t address) const;
+  // The line-table row for a text address, and the chain of inlined calls at it: a vmlinux
+  // address, or (module named) a runtime address in that module added with AddModule.
+  std::optional<SourceLine> LineAt(uint64_t address, std::string_view module = {}) const;
+  std::vector<InlinedCall> InlinedCallsAt(uint64_t address, std::string_view module = {}) const;
 
   // Compile units indexed so far, of how many (for the banner and the bench).
   size_t units_scanned() const;

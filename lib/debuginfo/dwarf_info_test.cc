@@ -141,6 +141,63 @@ TEST(DwarfInfo, IndexFileIsWrittenAfterAFullScanAndLoadedLater) {
   std::filesystem::remove_all(dir);
 }
 
+// DWARF_MODULE: testdata/dwarf_module.c compiled (not linked) with -g -O0: a relocatable object
+// like a module's .ko. Its sections are placed where a kernel might have loaded them.
+const std::unordered_map<std::string, uint64_t> kModuleSections = {
+    {".text", 0xffffffffc0201000}, {".data", 0xffffffffc0205040}, {".bss", 0xffffffffc0205400}};
+
+TEST(DwarfInfo, ModuleAloneAtItsLoadedSections) {
+  auto d = DwarfInfo::CreateEmpty();
+  ASSERT_TRUE(d->AddModule(DWARF_MODULE, "dwarf_module", kModuleSections));
+  // module_fn is the first function of .text, module_other follows at 0x1c (objdump -d).
+  auto line = d->LineAt(0xffffffffc0201000, "dwarf_module");
+  ASSERT_TRUE(line);
+  EXPECT_TRUE(line->file.ends_with("testdata/dwarf_module.c")) << line->file;
+  EXPECT_EQ(line->line, 11);  // "int module_fn(int x) {"
+  auto other = d->LineAt(0xffffffffc0201000 + 0x1c, "dwarf_module");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->line, 15);
+  EXPECT_FALSE(d->LineAt(0x1c, "dwarf_module"));  // the object's own (unrelocated) addresses mean nothing now
+  EXPECT_FALSE(d->LineAt(0xffffffffc0201000));       // not the vmlinux's (there is none)
+  // Globals are matched by their relocated address.
+  const TypeTable& t = d->types();
+  auto counter = d->GlobalType("module_counter", {0xffffffffc0205040}, false);
+  ASSERT_TRUE(counter);
+  EXPECT_EQ(t.Declaration(*counter, "module_counter"), "int module_counter");
+  auto state = d->GlobalType("module_state_global", {0xffffffffc0205400}, false);
+  ASSERT_TRUE(state);
+  EXPECT_EQ(t.Declaration(*state, "module_state_global"), "struct module_state module_state_global");
+  auto st = t.Find("struct module_state");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(t.Layout(*st, true),
+            "struct module_state {\n"
+            "  [0] int users;\n"
+            "  [8] struct module_state *next;\n"
+            "}\n"
+            "SIZE: 16\n");
+}
+
+TEST(DwarfInfo, ModuleAfterTheVmlinux) {
+  auto d = DwarfInfo::Open(DWARF_SAMPLE);
+  ASSERT_TRUE(d);
+  const TypeTable& t = (*d)->types();
+  EXPECT_FALSE(t.Find("struct module_state"));  // asked before the module is there
+  ASSERT_TRUE((*d)->AddModule(DWARF_MODULE, "dwarf_module", kModuleSections));
+  auto st = t.Find("struct module_state");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(t.SizeOf(*st), 16u);
+  EXPECT_TRUE(t.Find("struct sample"));  // the vmlinux's types stay
+  auto line = (*d)->LineAt(0xffffffffc0201000 + 0x1c, "dwarf_module");
+  ASSERT_TRUE(line);
+  EXPECT_EQ(line->line, 15);
+  auto sym = ReadElfSymbols(DWARF_SAMPLE, 0);
+  ASSERT_TRUE(sym);
+  auto vm_line = (*d)->LineAt(sym->Find("sample_fn")->address);
+  ASSERT_TRUE(vm_line);
+  EXPECT_EQ(vm_line->line, 30);
+  EXPECT_FALSE((*d)->AddModule("/no/such/file.ko", "x", kModuleSections));
+}
+
 TEST(DwarfInfo, FileWithoutDwarfIsNotFound) {
   auto d = DwarfInfo::Open("/proc/self/exe-does-not-exist");
   EXPECT_FALSE(d);

@@ -195,3 +195,61 @@ Result<std::string> ReadElfString(const std::string& path, uint64_t vaddr, size_
 }
 
 }  // namespace coroner
+
+namespace coroner {
+
+Result<ModuleFileInfo> ReadModuleFileInfo(const std::string& path) {
+  if (elf_version(EV_CURRENT) == EV_NONE) return Error(ErrorCode::kUnsupported, "libelf is too old");
+  FdCloser fd{open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (fd.fd < 0) return Error(ErrorCode::kIo, fmt::format("{}: {}", path, std::strerror(errno)));
+  std::unique_ptr<Elf, ElfEnder> elf(elf_begin(fd.fd, ELF_C_READ_MMAP, nullptr));
+  if (!elf || elf_kind(elf.get()) != ELF_K_ELF) {
+    return Error(ErrorCode::kBadData, fmt::format("{}: not an ELF file (a compressed .ko must be unpacked first)", path));
+  }
+  GElf_Ehdr eh;
+  if (!gelf_getehdr(elf.get(), &eh)) return ElfError(path, "ELF header");
+  if (eh.e_type != ET_REL) {
+    return Error(ErrorCode::kBadData, fmt::format("{}: not a kernel module (ELF type {}, not ET_REL)", path, eh.e_type));
+  }
+  size_t shstrndx = 0;
+  if (elf_getshdrstrndx(elf.get(), &shstrndx) != 0) return ElfError(path, "section names");
+  ModuleFileInfo info;
+  for (Elf_Scn* scn = elf_nextscn(elf.get(), nullptr); scn; scn = elf_nextscn(elf.get(), scn)) {
+    GElf_Shdr sh;
+    if (!gelf_getshdr(scn, &sh)) return ElfError(path, "section header");
+    const char* name = elf_strptr(elf.get(), shstrndx, sh.sh_name);
+    std::string_view n = name ? name : "";
+    if (n == ".debug_info") info.has_dwarf = true;
+    if (sh.sh_flags & SHF_ALLOC) info.sections.push_back({std::string(n), sh.sh_size});
+    bool build_id = sh.sh_type == SHT_NOTE && n == ".note.gnu.build-id";
+    bool modinfo = n == ".modinfo" && sh.sh_type == SHT_PROGBITS;
+    if (!build_id && !modinfo) continue;
+    Elf_Data* data = elf_getdata(scn, nullptr);
+    if (!data || !data->d_buf) continue;
+    const auto* bytes = static_cast<const char*>(data->d_buf);
+    if (build_id) {
+      GElf_Nhdr nh;
+      size_t name_off = 0, desc_off = 0;
+      for (size_t off = 0; (off = gelf_getnote(data, off, &nh, &name_off, &desc_off)) != 0;) {
+        if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 || std::memcmp(bytes + name_off, "GNU", 4) != 0) continue;
+        for (size_t i = 0; i < nh.n_descsz; ++i) {
+          info.build_id += fmt::format("{:02x}", static_cast<uint8_t>(bytes[desc_off + i]));
+        }
+      }
+    } else {
+      // NUL-separated "key=value" strings (modpost's MODULE_INFO).
+      std::string_view all(bytes, data->d_size);
+      for (size_t pos = 0; pos < all.size();) {
+        size_t end = all.find('\0', pos);
+        if (end == std::string_view::npos) end = all.size();
+        std::string_view kv = all.substr(pos, end - pos);
+        pos = end + 1;
+        if (kv.starts_with("name=")) info.name = kv.substr(5);
+        if (kv.starts_with("srcversion=")) info.srcversion = kv.substr(11);
+      }
+    }
+  }
+  return info;
+}
+
+}  // namespace coroner

@@ -30,4 +30,19 @@ Result<std::string> ReadElfString(const std::string& path, uint64_t vaddr, size_
 // The bytes at link-time address [vaddr, vaddr+size) of the file's sections (e.g. text).
 Result<std::vector<std::byte>> ReadElfBytes(const std::string& path, uint64_t vaddr, size_t size);
 
+// What a kernel module's file (.ko, ET_REL) says about itself, to check it against the loaded
+// module before its debug info is used.
+struct ModuleFileInfo {
+  std::string name;        // .modinfo name= (modpost writes it since 2.6.x; may be empty)
+  std::string srcversion;  // .modinfo srcversion= (CONFIG_MODULE_SRCVERSION_ALL or MODULE_VERSION)
+  std::string build_id;    // .note.gnu.build-id, hex; empty if the file has none
+  bool has_dwarf = false;  // a .debug_info section
+  struct Section {
+    std::string name;
+    uint64_t size = 0;
+  };
+  std::vector<Section> sections;  // the allocated (SHF_ALLOC) ones, in file order
+};
+Result<ModuleFileInfo> ReadModuleFileInfo(const std::string& path);
+
 }  // namespace coroner

@@ -73,6 +73,9 @@ class TypeTable {
 
   // Types not in the table are asked of `source` (which must outlive the table).
   void SetLazySource(LazyTypeSource* source) { source_ = source; }
+  // The lazy source has more to offer (a module's debug file was added): names it did not
+  // have are asked again.
+  void ForgetMisses() const { asked_.clear(); }
   // Appends a placeholder that the lazy source completes on first Get().
   TypeId AddPending(Type t);
   // Makes `key` find `id` (lazy sources register what they add).

@@ -45,6 +45,76 @@ Result<std::vector<ModuleInfo>> ReadModules(const Kernel& k) {
   return out;
 }
 
+Result<std::vector<ModuleSection>> ReadModuleSections(const Kernel& k, const ModuleInfo& m) {
+  if (!k.HasField("module", "sect_attrs")) {
+    return Error(ErrorCode::kUnsupported, "struct module has no sect_attrs (a kernel without CONFIG_SYSFS or CONFIG_KALLSYMS)");
+  }
+  CORONER_TRY(uint64_t attrs, k.ReadField(m.module, "module", "sect_attrs"));
+  if (!attrs) return Error(ErrorCode::kNotFound, fmt::format("module {}: sect_attrs is NULL", m.name));
+  constexpr uint64_t kMaxSections = 1024;
+  constexpr size_t kMaxName = 256;
+  std::vector<ModuleSection> out;
+  if (k.HasField("module_sect_attr", "address") && k.HasField("module_sect_attrs", "nsections")) {
+    CORONER_TRY(uint64_t n, k.ReadField(attrs, "module_sect_attrs", "nsections"));
+    if (n > kMaxSections) return Error(ErrorCode::kBadData, fmt::format("module {}: {} sections", m.name, n), ErrorLocation{ErrorLocation::Kind::kVirtAddr, attrs});
+    CORONER_TRY(Field array, k.FieldOf("module_sect_attrs", "attrs"));
+    CORONER_TRY(uint64_t stride, k.SizeOf("module_sect_attr"));
+    CORONER_TRY(std::string_view name_field, k.FirstField("module_sect_attr", {"battr.attr.name", "name"}));
+    for (uint64_t i = 0; i < n; ++i) {
+      uint64_t a = attrs + array.offset + i * stride;
+      CORONER_TRY(uint64_t name, k.ReadField(a, "module_sect_attr", name_field));
+      CORONER_TRY(uint64_t address, k.ReadField(a, "module_sect_attr", "address"));
+      CORONER_TRY(std::string s, k.memory().ReadCString(name, kMaxName));
+      out.push_back({std::move(s), address});
+    }
+    return out;
+  }
+  // No struct module_sect_attr: the group's NULL-terminated bin_attribute pointers.
+  CORONER_TRY(std::string_view list_field,
+              k.FirstField("module_sect_attrs", {"grp.bin_attrs", "grp.bin_attrs_new"}));
+  CORONER_TRY(uint64_t list, k.ReadField(attrs, "module_sect_attrs", list_field));
+  for (uint64_t i = 0;; ++i) {
+    if (i > kMaxSections) return Error(ErrorCode::kBadData, fmt::format("module {}: no end to its sections", m.name), ErrorLocation{ErrorLocation::Kind::kVirtAddr, list});
+    CORONER_TRY(uint64_t battr, k.ReadU64(list + 8 * i));
+    if (!battr) break;
+    CORONER_TRY(uint64_t name, k.ReadField(battr, "bin_attribute", "attr.name"));
+    CORONER_TRY(uint64_t address, k.ReadField(battr, "bin_attribute", "private"));
+    CORONER_TRY(std::string s, k.memory().ReadCString(name, kMaxName));
+    out.push_back({std::move(s), address});
+  }
+  return out;
+}
+
+Result<std::string> ReadModuleBuildId(const Kernel& k, const std::vector<ModuleSection>& sections) {
+  for (const ModuleSection& s : sections) {
+    if (s.name != ".note.gnu.build-id") continue;
+    // Elf64_Nhdr {namesz, descsz, type}, "GNU\0", the ID (at most 64 bytes in practice).
+    std::byte hdr[16];
+    CORONER_TRY_VOID(k.memory().Read(s.address, hdr));
+    uint32_t namesz, descsz, type;
+    std::memcpy(&namesz, hdr, 4);
+    std::memcpy(&descsz, hdr + 4, 4);
+    std::memcpy(&type, hdr + 8, 4);
+    constexpr uint32_t kNtGnuBuildId = 3;
+    if (namesz != 4 || type != kNtGnuBuildId || descsz == 0 || descsz > 64 || std::memcmp(hdr + 12, "GNU", 4) != 0) {
+      return Error(ErrorCode::kBadData, "the module's .note.gnu.build-id is not a GNU build ID note", ErrorLocation{ErrorLocation::Kind::kVirtAddr, s.address});
+    }
+    std::vector<std::byte> id(descsz);
+    CORONER_TRY_VOID(k.memory().Read(s.address + 16, id));
+    std::string hex;
+    for (std::byte b : id) hex += fmt::format("{:02x}", static_cast<unsigned>(b));
+    return hex;
+  }
+  return Error(ErrorCode::kNotFound, "the module has no .note.gnu.build-id section");
+}
+
+Result<std::string> ReadModuleSrcversion(const Kernel& k, const ModuleInfo& m) {
+  if (!k.HasField("module", "srcversion")) return std::string();
+  CORONER_TRY(uint64_t p, k.ReadField(m.module, "module", "srcversion"));
+  if (!p) return std::string();
+  return k.memory().ReadCString(p, 64);
+}
+
 namespace {
 
 constexpr uint64_t kElfSymSize = 24;  // Elf64_Sym

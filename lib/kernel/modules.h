@@ -23,6 +23,22 @@ struct ModuleInfo {
 
 Result<std::vector<ModuleInfo>> ReadModules(const Kernel& k);
 
+// Where the kernel placed each of a module's allocated ELF sections: mod->sect_attrs, what
+// /sys/module/NAME/sections/ shows (CONFIG_KALLSYMS + CONFIG_SYSFS). The layout is probed:
+// struct module_sect_attr {battr, address} (5.8+) or {mattr, name, address} (before), else
+// (kernels that dropped module_sect_attr) each bin_attribute of the group with the address in
+// its private field. Init sections keep the address they had before being freed.
+struct ModuleSection {
+  std::string name;
+  uint64_t address = 0;
+};
+Result<std::vector<ModuleSection>> ReadModuleSections(const Kernel& k, const ModuleInfo& m);
+
+// The loaded module's GNU build ID (hex), from its .note.gnu.build-id section in memory.
+Result<std::string> ReadModuleBuildId(const Kernel& k, const std::vector<ModuleSection>& sections);
+// mod->srcversion (empty when the module has none).
+Result<std::string> ReadModuleSrcversion(const Kernel& k, const ModuleInfo& m);
+
 // Adds each module's symbols (mod->kallsyms: its ELF symtab, strtab and the type letters
 // /proc/kallsyms shows) to `b`, tagged with the module name. A module whose symbols cannot be
 // read is skipped with a warning naming it.

@@ -100,6 +100,12 @@ Result<PrintkLog> ReadLockless(const VirtualMemory& mem, const Vmcoreinfo& vi) {
   uint64_t off_data = n.Off("prb_data_ring", "data");
   uint64_t off_counter = vi.Offset("atomic_long_t", "counter").value_or(0);
   auto off_caller = vi.Offset("printk_info", "caller_id");
+  // dev_printk's dictionary (VMCOREINFO names it since 5.10).
+  auto off_dev_info = vi.Offset("printk_info", "dev_info");
+  auto off_subsystem = vi.Offset("dev_printk_info", "subsystem");
+  auto off_device = vi.Offset("dev_printk_info", "device");
+  uint64_t len_subsystem = vi.Length("printk_info_subsystem").value_or(0);
+  uint64_t len_device = vi.Length("printk_info_device").value_or(0);
   CORONER_TRY_VOID(n.Check("the printk ring buffer"));
 
   CORONER_TRY(uint64_t prb, mem.ReadU64(prb_sym));
@@ -160,6 +166,18 @@ Result<PrintkLog> ReadLockless(const VirtualMemory& mem, const Vmcoreinfo& vi) {
           r.level = infos.U8(in + off_text_len + 3) >> 5;
           r.caller_id = infos.U32(in + *off_caller);
         }
+        auto dict_string = [&](std::optional<uint64_t> off, uint64_t len) {
+          std::string out;
+          if (!off_dev_info || !off || !len || len > 256 || *off_dev_info + *off + len > size_info) return out;
+          for (uint64_t i = 0; i < len; ++i) {
+            uint8_t c = infos.U8(in + *off_dev_info + *off + i);
+            if (!c) break;
+            out.push_back(static_cast<char>(c));
+          }
+          return out;
+        };
+        r.subsystem = dict_string(off_subsystem, len_subsystem);
+        r.device = dict_string(off_device, len_device);
         // Data-less records (begin odd, or begin == next) have no text.
         bool dataless = (begin & 1) || begin == next;
         if (!dataless) {
@@ -293,8 +311,11 @@ Result<PrintkLog> ReadPrintkLog(const VirtualMemory& mem, const Vmcoreinfo& vi) 
 }
 
 std::string FormatDmesgRecord(const PrintkRecord& r, bool timestamps) {
-  std::string prefix =
-      timestamps ? fmt::format("[{:5}.{:06}] ", r.ts_nsec / 1000000000, (r.ts_nsec % 1000000000) / 1000) : "";
+  return FormatDmesgRecord(
+      r, timestamps ? fmt::format("[{:5}.{:06}] ", r.ts_nsec / 1000000000, (r.ts_nsec % 1000000000) / 1000) : "");
+}
+
+std::string FormatDmesgRecord(const PrintkRecord& r, const std::string& prefix) {
   std::string out = prefix;
   if (r.text_missing) return out + "<the text of this record is in a page the dump lacks>\n";
   for (char ch : r.text) {

@@ -28,6 +28,10 @@ struct PrintkRecord {
   std::optional<int> level;          // 0-7 (KERN_EMERG..KERN_DEBUG)
   std::optional<int> facility;
   std::optional<uint32_t> caller_id;  // 0x80000000|cpu for CPU context, else the PID
+  // dev_printk()'s dictionary (5.10+: info->dev_info, "SUBSYSTEM=" and "DEVICE=" for crash's
+  // log -d); empty where the record has none or the kernel keeps none.
+  std::string subsystem;
+  std::string device;
   bool text_missing = false;          // the text's page is not in the dump
   bool truncated = false;             // text_len was longer than the data block
 };
@@ -44,5 +48,8 @@ Result<PrintkLog> ReadPrintkLog(const VirtualMemory& mem, const Vmcoreinfo& vi);
 // makedumpfile --dump-dmesg's rendering of one record: "[%5llu.%06lu] text", continuation
 // lines indented to the text, non-printable bytes as \xNN.
 std::string FormatDmesgRecord(const PrintkRecord& r, bool timestamps = true);
+// The same with any prefix before the text (crash's log -T/-c/-m), continuation lines indented
+// to its width.
+std::string FormatDmesgRecord(const PrintkRecord& r, const std::string& prefix);
 
 }  // namespace coroner

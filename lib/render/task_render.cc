@@ -380,19 +380,31 @@ nlohmann::ordered_json RenderBtJson(const BtResult& r) {
 }
 
 std::string RenderModText(const ModResult& r) {
-  size_t w = 4;
-  for (const ModuleInfo& m : r.modules) w = std::max(w, m.name.size());
-  std::string out = fmt::format("     MODULE       {:<{}}        BASE         SIZE  OBJECT FILE\n", "NAME", w);
-  for (const ModuleInfo& m : r.modules) {
-    out += fmt::format("{:016x}  {:<{}}  {:016x}  {:>5}  (not loaded)  [CONFIG_KALLSYMS]\n", m.module,
-                       m.name, w, m.base, m.size);
+  size_t w = r.name_width;
+  for (const ModRow& row : r.modules) w = std::max(w, row.module.name.size());
+  std::string out;
+  std::string header = fmt::format("     MODULE       {:<{}}        BASE         SIZE  OBJECT FILE\n", "NAME", w);
+  bool headed = false;
+  for (const ModRow& row : r.modules) {
+    const ModuleInfo& m = row.module;
+    if (!row.error.empty()) {
+      out += row.not_found ? fmt::format("mod: cannot find or load object file for {} module\n", m.name)
+                           : fmt::format("mod: {}\n", row.error);
+      continue;
+    }
+    if (!headed) out += header;
+    headed = true;
+    out += fmt::format("{:016x}  {:<{}}  {:016x}  {:>5}  {}\n", m.module, m.name, w, m.base, m.size,
+                       row.object_file.empty() ? "(not loaded)  [CONFIG_KALLSYMS]" : row.object_file + " ");
   }
+  if (r.modules.empty()) out += header;
   return out;
 }
 
 nlohmann::ordered_json RenderModJson(const ModResult& r) {
   nlohmann::ordered_json mods = nlohmann::ordered_json::array();
-  for (const ModuleInfo& m : r.modules) {
+  for (const ModRow& row : r.modules) {
+    const ModuleInfo& m = row.module;
     nlohmann::ordered_json j;
     j["module"] = fmt::format("{:#x}", m.module);
     j["name"] = m.name;
@@ -400,6 +412,9 @@ nlohmann::ordered_json RenderModJson(const ModResult& r) {
     j["size"] = m.size;
     j["state"] = m.state;
     j["taints"] = m.taints;
+    j["object_file"] = row.object_file.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(row.object_file);
+    if (!row.checked.empty()) j["checked"] = row.checked;
+    if (!row.error.empty()) j["error"] = row.error;
     mods.push_back(j);
   }
   nlohmann::ordered_json j;
