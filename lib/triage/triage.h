@@ -1,0 +1,65 @@
+// The triage file (`coroner collect --triage-file F`): a small kdump-compressed file holding only
+// the pages coroner's first-look commands read (`sys`, `log`, `ps`, `bt -a`, `foreach bt`),
+// written before the full dump so a first analysis is possible seconds after the panic even if
+// the full dump never completes.
+//
+// How: the input dump's memory is wrapped in a RecordingMemory, a Session is opened over it and
+// the commands' lib/commands Run* functions are run (the renderers read no memory, so their
+// results need exactly these pages); the kernel page-table pages the translations walked are
+// recorded too, as they are read through the same memory. Then exactly the recorded pages are
+// written (every other RAM page is marked excluded, so a read of one fails with "excluded by the
+// dump's filter", never zeros), with the header, VMCOREINFO and notes the full dump gets.
+//
+// A layer of its own above lib/commands: lib/collect sits below lib/commands (the page filter
+// needs only lib/kernel), and the triage file needs the commands themselves.
+//
+//   TriageOptions o;
+//   o.compression = Compression::kZstd;
+//   CORONER_TRY(auto sink, FileSink::Create("triage.kdump"));
+//   CORONER_TRY(TriageStats st, WriteTriageFile(*dump, o, std::move(sink)));
+//   for (const auto& p : st.phases) fmt::print("{}: {} pages\n", p.name, p.new_pages);
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lib/base/error.h"
+#include "lib/dump/byte_sink.h"
+#include "lib/dump/compression.h"
+#include "lib/dump/dump.h"
+
+namespace coroner {
+
+struct TriageOptions {
+  Compression compression = Compression::kZstd;
+  // The dump level recorded in the header (makedumpfile's -d bits): the triage file leaves out
+  // everything a -d 31 dump does and more, so 31 by default (sys shows [PARTIAL DUMP]).
+  int dump_level = 31;
+};
+
+// One step of the analysis and the pages it was the first to read.
+struct TriagePhase {
+  std::string name;      // "kallsyms", "BTF types", "sys", "bt -a", ...
+  uint64_t new_pages = 0;
+  std::string error;     // the step failed on the input (the file is still written)
+};
+
+struct TriageStats {
+  std::vector<TriagePhase> phases;
+  uint64_t pages = 0;          // pages written (the recorded pages the input holds)
+  uint64_t recorded_pages = 0; // distinct pages read (some may be absent from the input)
+  uint64_t bytes = 0;          // size of the file
+  uint64_t missing_pages = 0;  // recorded pages whose read failed while writing
+  double analysis_seconds = 0;
+  double write_seconds = 0;
+};
+
+// Runs the analysis on `input` and writes the triage file to `sink`. Fails only when the file
+// cannot be written or the dump cannot be analysed at all (no VMCOREINFO: nothing to triage);
+// a command failing on the input is noted in its phase.
+Result<TriageStats> WriteTriageFile(const Dump& input, const TriageOptions& options,
+                                    std::unique_ptr<ByteSink> sink);
+
+}  // namespace coroner
