@@ -1,6 +1,7 @@
 #include "lib/dump/recording_memory.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace coroner {
 
@@ -16,7 +17,14 @@ void RecordingMemory::Record(Pfn pfn) const {
   const uint64_t bit = uint64_t{1} << (pfn.value % 64);
   if (!(bits_[w].fetch_or(bit, std::memory_order_relaxed) & bit)) {
     recorded_.fetch_add(1, std::memory_order_relaxed);
+    std::lock_guard lock(new_mutex_);
+    new_pfns_.push_back(pfn.value);
   }
+}
+
+std::vector<uint64_t> RecordingMemory::TakeNewPfns() const {
+  std::lock_guard lock(new_mutex_);
+  return std::exchange(new_pfns_, {});
 }
 
 bool RecordingMemory::Recorded(Pfn pfn) const {

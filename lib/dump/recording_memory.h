@@ -15,7 +15,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
+#include <vector>
 
 #include "lib/base/error.h"
 #include "lib/base/types.h"
@@ -44,12 +46,17 @@ class RecordingMemory : public PhysicalMemory {
   uint64_t recorded_pages() const { return recorded_.load(std::memory_order_relaxed); }
   // Records a pfn as if it had been read (pfns at or above pfn_limit() are ignored).
   void Record(Pfn pfn) const;
+  // The pfns first recorded since the last call, in the order they were first read (to tell
+  // which step of an analysis needed which pages).
+  std::vector<uint64_t> TakeNewPfns() const;
 
  private:
   const PhysicalMemory& inner_;
   uint64_t words_ = 0;
   std::unique_ptr<std::atomic<uint64_t>[]> bits_;
   mutable std::atomic<uint64_t> recorded_{0};
+  mutable std::mutex new_mutex_;
+  mutable std::vector<uint64_t> new_pfns_;
 };
 
 }  // namespace coroner

@@ -47,6 +47,8 @@ TEST(RecordingMemory, RecordsEveryPageAReadReaches) {
   EXPECT_TRUE(rec.Recorded(Pfn{40}));
   EXPECT_FALSE(rec.Recorded(Pfn{41}));
   EXPECT_EQ(rec.recorded_pages(), 6u);
+  EXPECT_EQ(rec.TakeNewPfns(), (std::vector<uint64_t>{7, 64, 65, 66, 39, 40}));
+  EXPECT_TRUE(rec.TakeNewPfns().empty());
 
   rec.Record(Pfn{rec.pfn_limit() + 5});  // beyond the memory: ignored
   EXPECT_EQ(rec.recorded_pages(), 6u);

@@ -64,7 +64,7 @@ constexpr std::string_view kUsage =
     "  --mem-usage     print the pages of each kind and the dump size at each level\n"
     "  --triage-file F before the dump, write F: a small kdump file of only the pages coroner's\n"
     "                  sys, log, ps, bt -a and foreach bt read, for a first look at once\n"
-    "  --triage-compression zlib|lzo|snappy|zstd|none  its page compression (default zstd)\n";
+    "  --triage-compression zlib|lzo|snappy|zstd|none  its page compression (default zlib)\n";
 
 constexpr int kMsgProgress = 1, kMsgCommon = 2, kMsgError = 4, kMsgReport = 16;
 
@@ -77,7 +77,7 @@ struct Args {
   unsigned threads = 0;
   int message_level = 7;
   std::string triage_file;
-  Compression triage_compression = Compression::kZstd;
+  Compression triage_compression = Compression::kZlib;
   std::vector<std::string> files;
 };
 
@@ -415,7 +415,7 @@ void WriteTriage(const Args& a, const Dump& dump) {
                CompressionName(o.compression), st->analysis_seconds, st->write_seconds);
     std::vector<std::string> parts;
     for (const TriagePhase& p : st->phases) {
-      if (p.new_pages) parts.push_back(fmt::format("{} {}", p.name, p.new_pages));
+      if (p.new_pages) parts.push_back(fmt::format("{} {} ({})", p.name, p.new_pages, Size(p.bytes)));
     }
     fmt::print(stderr, "  pages first read by: {}\n", fmt::join(parts, ", "));
   }
