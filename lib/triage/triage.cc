@@ -69,6 +69,9 @@ Result<TriageStats> WriteTriageFile(const Dump& input, const TriageOptions& opti
   phase("module symbols and BTF", ErrorOf(s.AllSymbols()));
   phase("types", ErrorOf(s.Types()));
   phase("ORC unwind tables", ErrorOf(s.Orc()));
+  // The direct map's base: so `rd`, `ptov` and `kmem ADDR` can translate addresses there (a read
+  // of a page left out then says so).
+  phase("direct map base", ErrorOf(s.PageOffsetBase()));
   auto tasks = s.Tasks();
   phase("task list", ErrorOf(tasks));
   // The commands themselves, with their usual arguments.
