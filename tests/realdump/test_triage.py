@@ -12,7 +12,9 @@ the triage file T and then the full -d 31 dump. Asserted:
   for sys's DUMPFILE line, which names the file opened (the only thing that must differ);
 - a page the full dump holds and T does not reads as an error naming the page as excluded, by
   physical address (rd -p) and through the direct map (rd), never as zeros;
-- the collector's summary reports the triage file it wrote, with a size equal to the file's.
+- the collector's summary reports the triage file it wrote and what each step added to it;
+- the file is complete when the full dump's output fails at once (/dev/full), and an existing
+  file (or the input) is not overwritten without -f.
 """
 import re
 import shutil
@@ -160,6 +162,36 @@ class TriageTest(unittest.TestCase):
                 bad = run([triage, "-c", f"rd {vaddr}"], check=False)
                 self.assertNotEqual(bad.returncode, 0)
                 self.assertIn(f"page {pfn:#x} was excluded by the dump's filter", bad.stderr)
+
+    def test_written_before_a_dump_that_fails(self):
+        """The point of the file: the full dump's output fails at once (/dev/full: ENOSPC on the
+        first write), the triage file is already complete and bt -a prints on it what it prints on
+        a full dump."""
+        for d in require_dumps(self):
+            with self.subTest(kernel=d.name):
+                _, full, _ = self.make(d)
+                triage = self.tmp / f"{d.name}.triage-nospace"
+                p = subprocess.run([CORONER, "collect", "-f", "--triage-file", triage, "-c", "-d", "31",
+                                    d / "vmcore.elf", "/dev/full"], capture_output=True, text=True, timeout=900)
+                self.assertEqual(p.returncode, 1, p.stderr)
+                self.assertIn("No space left on device", p.stderr)
+                self.assertLess(p.stderr.index("Triage file"), p.stderr.index("No space left"))
+                self.assertEqual(run([triage, "-c", "bt -a"]).stdout, run([full, "-c", "bt -a"]).stdout)
+
+    def test_refuses_to_overwrite_without_f(self):
+        d = require_dumps(self)[0]
+        existing = self.tmp / "existing.triage"
+        existing.write_bytes(b"keep")
+        p = subprocess.run([CORONER, "collect", "--triage-file", existing, "-c", "-d", "31",
+                            d / "vmcore.elf", self.tmp / "never.d31"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(f"{existing}: exists; add -f to overwrite it", p.stderr)
+        self.assertEqual(existing.read_bytes(), b"keep")
+        self.assertFalse((self.tmp / "never.d31").exists())
+        p = subprocess.run([CORONER, "collect", "--triage-file", d / "vmcore.elf", "-c", "-d", "31",
+                            d / "vmcore.elf", self.tmp / "never.d31"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("is the input; refusing to overwrite it", p.stderr)
 
 
 if __name__ == "__main__":
