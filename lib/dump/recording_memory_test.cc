@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "lib/dump/dump_description.h"
+#include "lib/dump/elf_notes.h"
 #include "lib/dump/kdump_writer.h"
 #include "lib/dump/testing/synthetic_dump.h"
 
@@ -70,7 +72,11 @@ TEST(RecordingMemory, KdumpOfTheRecordedPages) {
   auto out = testing::CaptureOutput();
   std::vector<std::unique_ptr<ByteSink>> sinks;
   sinks.push_back(std::move(out.sink));
-  auto st = WriteKdump(*mem, spec.description, o, std::move(sinks));
+  // Marked as a triage file (what lib/triage writes), so a read of a page left out says so.
+  DumpDescription desc = spec.description;
+  const std::string_view mark = "triage file: test";
+  AppendElfNote(desc.notes, kCoronerNoteName, kCoronerNoteTriage, std::as_bytes(std::span(mark)));
+  auto st = WriteKdump(*mem, desc, o, std::move(sinks));
   ASSERT_TRUE(st) << st.error().ToString();
   EXPECT_EQ(st->dumped_pages, 4u);
   auto dump = testing::OpenBytes({{"triage", out.memory->bytes()}});
@@ -87,7 +93,21 @@ TEST(RecordingMemory, KdumpOfTheRecordedPages) {
   auto r = t.ReadPage(Pfn{4}, page);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kExcluded);
+  EXPECT_NE(r.error().ToString().find("page 0x4 is not in this triage file"), std::string::npos)
+      << r.error().ToString();
   EXPECT_EQ(t.CountPages().present, mem->CountPages().present);
+  EXPECT_TRUE((*dump)->info.vmcoreinfo.has_value());  // the note goes with VMCOREINFO, not instead
+
+  // The same without the note: the usual reason.
+  auto plain = testing::CaptureOutput();
+  std::vector<std::unique_ptr<ByteSink>> plain_sinks;
+  plain_sinks.push_back(std::move(plain.sink));
+  ASSERT_TRUE(WriteKdump(*mem, spec.description, o, std::move(plain_sinks)));
+  auto plain_dump = testing::OpenBytes({{"plain", plain.memory->bytes()}});
+  ASSERT_TRUE(plain_dump);
+  auto r2 = (*plain_dump)->memory->ReadPage(Pfn{4}, page);
+  ASSERT_FALSE(r2);
+  EXPECT_NE(r2.error().ToString().find("was excluded by the dump's filter"), std::string::npos);
 }
 
 }  // namespace

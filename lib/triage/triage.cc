@@ -11,6 +11,7 @@
 #include "lib/commands/session.h"
 #include "lib/commands/sys.h"
 #include "lib/dump/dump_description.h"
+#include "lib/dump/elf_notes.h"
 #include "lib/dump/kdump_writer.h"
 #include "lib/dump/recording_memory.h"
 
@@ -93,6 +94,9 @@ Result<TriageStats> WriteTriageFile(const Dump& input, const TriageOptions& opti
   const auto write_start = std::chrono::steady_clock::now();
   DumpDescription desc = DescribeDump(input);
   desc.dump_level = options.dump_level;
+  // Marks the file, so a read of a page it lacks says why (crash and libkdumpfile skip the note).
+  const std::string_view mark = "triage file: only the pages coroner's sys, log, ps, bt -a and foreach bt read";
+  AppendElfNote(desc.notes, kCoronerNoteName, kCoronerNoteTriage, std::as_bytes(std::span(mark)));
   KdumpWriterOptions wo;
   wo.compression = options.compression;
   wo.level = TriageLevel(options);

@@ -7,8 +7,9 @@
 // the commands' lib/commands Run* functions are run (the renderers read no memory, so their
 // results need exactly these pages); the kernel page-table pages the translations walked are
 // recorded too, as they are read through the same memory. Then exactly the recorded pages are
-// written (every other RAM page is marked excluded, so a read of one fails with "excluded by the
-// dump's filter", never zeros), with the header, VMCOREINFO and notes the full dump gets.
+// written (every other RAM page is marked excluded, so a read of one fails, never gives zeros),
+// with the header, VMCOREINFO and notes the full dump gets, plus a CORONER note marking the file
+// as a triage file (elf_notes.h): coroner's reader then says "not in this triage file".
 //
 // A layer of its own above lib/commands: lib/collect sits below lib/commands (the page filter
 // needs only lib/kernel), and the triage file needs the commands themselves.
