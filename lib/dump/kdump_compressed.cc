@@ -691,7 +691,12 @@ Result<void> OpenKdumpSet(const std::vector<const ByteSource*>& sources, Dump& d
   }
   auto memory = std::make_unique<KdumpMemory>(std::move(files));
   for (const ElfNote& n : info.notes) {
-    if (n.name == kCoronerNoteName && n.type == kCoronerNoteTriage) memory->set_triage(true);
+    if (n.name == kCoronerNoteName && n.type == kCoronerNoteTriage) {
+      memory->set_triage(true);
+      info.triage.assign(reinterpret_cast<const char*>(n.desc.data()), n.desc.size());
+      while (!info.triage.empty() && info.triage.back() == '\0') info.triage.pop_back();
+      if (info.triage.empty()) info.triage = "yes";
+    }
   }
   dump.memory = std::move(memory);
   return Ok();

@@ -97,6 +97,7 @@ TEST(RecordingMemory, KdumpOfTheRecordedPages) {
       << r.error().ToString();
   EXPECT_EQ(t.CountPages().present, mem->CountPages().present);
   EXPECT_TRUE((*dump)->info.vmcoreinfo.has_value());  // the note goes with VMCOREINFO, not instead
+  EXPECT_EQ((*dump)->info.triage, "triage file: test");
 
   // The same without the note: the usual reason.
   auto plain = testing::CaptureOutput();
@@ -105,6 +106,7 @@ TEST(RecordingMemory, KdumpOfTheRecordedPages) {
   ASSERT_TRUE(WriteKdump(*mem, spec.description, o, std::move(plain_sinks)));
   auto plain_dump = testing::OpenBytes({{"plain", plain.memory->bytes()}});
   ASSERT_TRUE(plain_dump);
+  EXPECT_EQ((*plain_dump)->info.triage, "");
   auto r2 = (*plain_dump)->memory->ReadPage(Pfn{4}, page);
   ASSERT_FALSE(r2);
   EXPECT_NE(r2.error().ToString().find("was excluded by the dump's filter"), std::string::npos);

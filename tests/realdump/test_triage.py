@@ -90,7 +90,10 @@ class TriageTest(unittest.TestCase):
         steps = {name: (int(n), float(v) * unit[u])
                  for name, n, v, u in re.findall(r"(?:, )?([a-zA-Z][\w -]*?) (\d+) \(([\d.]+) (KiB|MiB|GiB)\)", m.group(2))}
         self.assertEqual(sum(n for n, _ in steps.values()), int(m.group(1)), log)
-        self.assertIn(f'"dumped": {m.group(1)}', run(["info", "--json", triage]).stdout)
+        info = run(["info", "--json", triage]).stdout
+        self.assertIn(f'"dumped": {m.group(1)}', info)
+        self.assertIn('"triage": "triage file: only the pages coroner', info)
+        self.assertNotIn('"triage"', run(["info", "--json", full]).stdout)
         return triage.stat().st_size, (d / "vmcore.kdump-zlib").stat().st_size, full.stat().st_size, steps
 
     def test_size_against_the_d31_dump(self):
