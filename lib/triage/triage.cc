@@ -58,7 +58,8 @@ Result<TriageStats> WriteTriageFile(const Dump& input, const TriageOptions& opti
 
   CORONER_TRY(auto session, Session::FromDump(std::move(view)));
   const Session& s = *session;
-  phase("kernel page tables", s.kernel_memory() ? "" : s.kernel_memory_error());
+  // Page-table pages are recorded as the translations of each step below read them.
+  phase("kernel address space", s.kernel_memory() ? "" : s.kernel_memory_error());
   if (!s.kernel_memory()) {
     return Error(ErrorCode::kUnsupported,
                  fmt::format("no triage file: kernel addresses cannot be translated ({})", s.kernel_memory_error()));
