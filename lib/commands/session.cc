@@ -18,6 +18,11 @@ namespace coroner {
 
 Result<std::unique_ptr<Session>> Session::Open(const std::vector<std::string>& dump_files) {
   CORONER_TRY(auto dump, OpenDump(dump_files));
+  return FromDump(std::move(dump));
+}
+
+Result<std::unique_ptr<Session>> Session::FromDump(std::unique_ptr<Dump> dump) {
+  if (!dump || !dump->memory) return Error(ErrorCode::kInvalidArgument, "no dump to open a session on");
   auto s = std::unique_ptr<Session>(new Session());
   s->dump_ = std::move(dump);
   if (!s->dump_->info.vmcoreinfo) {

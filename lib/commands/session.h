@@ -50,6 +50,9 @@ struct ModuleDebuginfo {
 class Session {
  public:
   static Result<std::unique_ptr<Session>> Open(const std::vector<std::string>& dump_files);
+  // Over an already-open dump (its memory may be any PhysicalMemory: the triage file's
+  // recording wrapper, a test's fake), with no vmlinux.
+  static Result<std::unique_ptr<Session>> FromDump(std::unique_ptr<Dump> dump);
   // With a vmlinux (given or found): symbols from its symtab (KASLR-relocated), types, globals
   // and lines from its DWARF, after checking linux_banner in the dump against the file. A
   // mismatched vmlinux is refused; a vmlinux without DWARF still gives symbols. What happened

@@ -44,6 +44,8 @@ struct DumpInfo {
   std::optional<int64_t> dump_level;  // makedumpfile -d level, when the format records it
   bool incomplete = false;
   std::vector<std::string> incomplete_reasons;
+  // A coroner triage file (collect --triage-file): its CORONER note's text; empty otherwise.
+  std::string triage;
   std::vector<HeaderSection> headers;
   std::vector<ElfNote> notes;         // CORE/PRSTATUS, QEMU, VMCOREINFO, ... in file order
   std::optional<Vmcoreinfo> vmcoreinfo;

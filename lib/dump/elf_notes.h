@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "lib/base/diagnostics.h"
@@ -18,6 +19,12 @@ namespace coroner {
 inline constexpr uint32_t kNtPrstatus = 1;
 inline constexpr uint32_t kNtPrpsinfo = 3;
 inline constexpr uint32_t kNtTaskstruct = 4;
+// coroner's own note, in a kdump header's note area: name "CORONER", type 1, desc a line of text.
+// It marks a triage file (`coroner collect --triage-file`), which holds only the pages coroner's
+// first-look commands read, so that a read of any other page can say so. Readers that do not
+// know it (crash, libkdumpfile, makedumpfile) skip it as they skip any unknown note.
+inline constexpr std::string_view kCoronerNoteName = "CORONER";
+inline constexpr uint32_t kCoronerNoteTriage = 1;
 
 struct ElfNote {
   std::string name;  // without the terminating NUL

@@ -328,11 +328,23 @@ class KdumpMemory final : public PhysicalMemory {
     return Uncovered(pfn.value);
   }
 
+  // A triage file (its CORONER note): a page left out is one its analysis did not read.
+  void set_triage(bool t) { triage_ = t; }
+
   Result<void> ReadPage(Pfn pfn, std::span<std::byte> out) const override {
     if (out.size() != page_size_) return Error(ErrorCode::kInvalidArgument, "ReadPage buffer is not one page");
     const KdumpFile* f = FileFor(pfn.value);
     if (!f) return PageError(pfn, Uncovered(pfn.value));
-    if (!f->dumped().Test(pfn.value)) return PageError(pfn, f->StateOf(pfn.value));
+    if (!f->dumped().Test(pfn.value)) {
+      const PageState state = f->StateOf(pfn.value);
+      if (triage_ && state == PageState::kExcluded) {
+        return Error(ErrorCode::kExcluded,
+                     fmt::format("page {:#x} is not in this triage file (it holds only the pages sys, log, ps "
+                                 "and bt read; the full dump has the rest)", pfn.value),
+                     AtPhys(pfn.value * page_size_));
+      }
+      return PageError(pfn, state);
+    }
     auto r = f->ReadPage(pfn.value, out);
     if (!r) return std::move(r).error().At(AtPhys(pfn.value * page_size_));
     return Ok();
@@ -415,6 +427,7 @@ class KdumpMemory final : public PhysicalMemory {
   std::vector<PfnRange> gaps_;  // pfn ranges below pfn_limit_ that no file covers
   uint64_t page_size_ = 0;
   uint64_t pfn_limit_ = 0;
+  bool triage_ = false;
 };
 
 void AddHeaderSections(const KdumpHeader& h, DumpInfo& info) {
@@ -676,7 +689,16 @@ Result<void> OpenKdumpSet(const std::vector<const ByteSource*>& sources, Dump& d
       }
     }
   }
-  dump.memory = std::make_unique<KdumpMemory>(std::move(files));
+  auto memory = std::make_unique<KdumpMemory>(std::move(files));
+  for (const ElfNote& n : info.notes) {
+    if (n.name == kCoronerNoteName && n.type == kCoronerNoteTriage) {
+      memory->set_triage(true);
+      info.triage.assign(reinterpret_cast<const char*>(n.desc.data()), n.desc.size());
+      while (!info.triage.empty() && info.triage.back() == '\0') info.triage.pop_back();
+      if (info.triage.empty()) info.triage = "yes";
+    }
+  }
+  dump.memory = std::move(memory);
   return Ok();
 }
 

@@ -162,8 +162,8 @@ struct PageEncoder::Contexts {
   }
 };
 
-PageEncoder::PageEncoder(Compression method, bool detect_zero_pages)
-    : method_(method), detect_zero_(detect_zero_pages), ctx_(std::make_unique<Contexts>()) {}
+PageEncoder::PageEncoder(Compression method, bool detect_zero_pages, int level)
+    : method_(method), detect_zero_(detect_zero_pages), level_(level), ctx_(std::make_unique<Contexts>()) {}
 
 PageEncoder::~PageEncoder() = default;
 
@@ -181,7 +181,7 @@ Result<void> PageEncoder::Encode(std::span<const std::byte> page, EncodedPage& o
     case Compression::kNone:
       break;
     case Compression::kZlib: {
-      if (!ctx_->deflate) ctx_->deflate = libdeflate_alloc_compressor(2);
+      if (!ctx_->deflate) ctx_->deflate = libdeflate_alloc_compressor(level_ > 0 ? std::min(level_, 12) : 2);
       if (ctx_->deflate) {
         out.bytes.resize(libdeflate_zlib_compress_bound(ctx_->deflate, page.size()));
         len = libdeflate_zlib_compress(ctx_->deflate, page.data(), page.size(), out.bytes.data(),
@@ -229,7 +229,7 @@ Result<void> PageEncoder::Encode(std::span<const std::byte> page, EncodedPage& o
       if (!ctx_->zstd) break;
       out.bytes.resize(ZSTD_compressBound(page.size()));
       size_t n = ZSTD_compressCCtx(ctx_->zstd, out.bytes.data(), out.bytes.size(), page.data(),
-                                   page.size(), 1);
+                                   page.size(), level_ > 0 ? std::min(level_, ZSTD_maxCLevel()) : 1);
       ok = !ZSTD_isError(n);
       len = n;
       break;
@@ -617,7 +617,7 @@ Result<KdumpWriteStats> WriteKdump(const PhysicalMemory& mem, const DumpDescript
     writers.push_back(std::move(w));
   }
 
-  PageEncoder encoder(options.compression, options.share_zero_pages);
+  PageEncoder encoder(options.compression, options.share_zero_pages, options.level);
   std::vector<std::byte> page(map.page_size());
   EncodedPage encoded;
   for (size_t i = 0; i < writers.size(); ++i) {

@@ -102,9 +102,11 @@ struct EncodedPage {
 
 // Compresses pages the way makedumpfile does (zlib Z_BEST_SPEED, zstd level 1, lzo1x_1, snappy;
 // raw when the result is not smaller). Keeps its compression contexts, so use one per thread.
+// `level` > 0 trades speed for size (zlib: libdeflate's 1-12, zstd: 1-22; lzo and snappy have
+// none); readers need nothing different.
 class PageEncoder {
  public:
-  PageEncoder(Compression method, bool detect_zero_pages);
+  PageEncoder(Compression method, bool detect_zero_pages, int level = 0);
   ~PageEncoder();
   PageEncoder(const PageEncoder&) = delete;
   PageEncoder& operator=(const PageEncoder&) = delete;
@@ -116,6 +118,7 @@ class PageEncoder {
   struct Contexts;
   Compression method_;
   bool detect_zero_;
+  int level_;
   std::unique_ptr<Contexts> ctx_;
 };
 
@@ -217,6 +220,7 @@ class KdumpFileWriter {
 
 struct KdumpWriterOptions {
   Compression compression = Compression::kNone;
+  int level = 0;  // 0: makedumpfile's speed (see PageEncoder)
   // makedumpfile -d 1 in kdump format: all-zero pages stay dumped but share one descriptor.
   bool share_zero_pages = false;
   bool mark_incomplete = false;

@@ -51,6 +51,7 @@ std::string RenderInfoText(const InfoResult& info) {
                             p.present, p.dumped, p.excluded, p.truncated));
   line("INCOMPLETE", d.incomplete ? "yes" : "no");
   for (const auto& why : d.incomplete_reasons) line("", why);
+  if (!d.triage.empty()) line("TRIAGE", d.triage);
   line("RELEASE", info.kernel_release.value_or("(unknown)"));
   line("CRASH TIME", info.crash_time ? fmt::format("{} ({}, from {})", FormatTime(*info.crash_time),
                                                    *info.crash_time, info.crash_time_source)
@@ -95,6 +96,7 @@ nlohmann::ordered_json RenderInfoJson(const InfoResult& info) {
                 {"truncated", info.pages.truncated}};
   j["incomplete"] = d.incomplete;
   j["incomplete_reasons"] = d.incomplete_reasons;
+  if (!d.triage.empty()) j["triage"] = d.triage;
   j["kernel_release"] = info.kernel_release ? json(*info.kernel_release) : json(nullptr);
   j["crash_time"] = info.crash_time ? json(*info.crash_time) : json(nullptr);
   j["crash_time_source"] = info.crash_time ? json(info.crash_time_source) : json(nullptr);

@@ -7,6 +7,7 @@
 //   coroner collect -R OUT < flattened          (reassemble a flattened stream)
 //   coroner collect --dump-dmesg IN OUT         (the kernel log, as makedumpfile writes it)
 //   coroner collect --mem-usage /proc/kcore      (how big a dump would be, at each level)
+//   coroner collect --triage-file F [flags] IN OUT   (first a small file for sys/log/ps/bt)
 //
 // Exit status: 0 the dump is complete; 1 nothing usable, or a dump marked incomplete because
 // a write failed or the run was interrupted (the file still opens); 2 written, but some input
@@ -33,6 +34,7 @@
 #include "lib/dump/dump.h"
 #include "lib/kernel/printk.h"
 #include "lib/memory/kernel_memory.h"
+#include "lib/triage/triage.h"
 
 namespace coroner {
 namespace {
@@ -59,7 +61,10 @@ constexpr std::string_view kUsage =
     "  --message-level N  makedumpfile's bits: 1 progress, 2 messages, 4 errors, 16 report\n"
     "                  (default 7)\n"
     "  --dump-dmesg    write the kernel log of IN to OUT\n"
-    "  --mem-usage     print the pages of each kind and the dump size at each level\n";
+    "  --mem-usage     print the pages of each kind and the dump size at each level\n"
+    "  --triage-file F before the dump, write F: a small kdump file of only the pages coroner's\n"
+    "                  sys, log, ps, bt -a and foreach bt read, for a first look at once\n"
+    "  --triage-compression zlib|lzo|snappy|zstd|none  its page compression (default zlib)\n";
 
 constexpr int kMsgProgress = 1, kMsgCommon = 2, kMsgError = 4, kMsgReport = 16;
 
@@ -71,6 +76,8 @@ struct Args {
   bool mem_usage = false;
   unsigned threads = 0;
   int message_level = 7;
+  std::string triage_file;
+  Compression triage_compression = Compression::kZlib;
   std::vector<std::string> files;
 };
 
@@ -143,6 +150,19 @@ int Parse(int argc, char** argv, Args& a) {
       long n;
       if (!v || !ParseInt(*v, 0, 256, n)) return Usage("--num-threads takes a number from 0 to 256");
       a.threads = static_cast<unsigned>(n);
+    } else if (s.rfind("--triage-file", 0) == 0 && (s.size() == 13 || s[13] == '=')) {
+      auto v = value(i, s, "--triage-file");
+      if (!v || v->empty()) return Usage("--triage-file needs a file name");
+      a.triage_file = *v;
+    } else if (s.rfind("--triage-compression", 0) == 0 && (s.size() == 20 || s[20] == '=')) {
+      auto v = value(i, s, "--triage-compression");
+      if (!v) return Usage("--triage-compression needs a method");
+      if (*v == "zlib") a.triage_compression = Compression::kZlib;
+      else if (*v == "lzo") a.triage_compression = Compression::kLzo;
+      else if (*v == "snappy") a.triage_compression = Compression::kSnappy;
+      else if (*v == "zstd") a.triage_compression = Compression::kZstd;
+      else if (*v == "none") a.triage_compression = Compression::kNone;
+      else return Usage(fmt::format("unknown triage compression {}", *v));
     } else if (s.rfind("--message-level", 0) == 0) {
       auto v = value(i, s, "--message-level");
       long n;
@@ -167,6 +187,10 @@ int Parse(int argc, char** argv, Args& a) {
   if (methods > 1) return Usage("give at most one of -c, -l, -p, -z");
   if (a.elf && (methods || a.split || a.flattened)) return Usage("-E takes no compression, -F or --split");
   if (a.flattened && a.split) return Usage("-F and --split do not go together");
+  if (!a.triage_file.empty() && (a.reassemble || a.dmesg || a.mem_usage)) {
+    return Usage("--triage-file goes with a dump being collected, not -R, --dump-dmesg or --mem-usage");
+  }
+  if (a.triage_file == "-") return Usage("the triage file cannot go to standard output");
   return -1;
 }
 
@@ -360,6 +384,43 @@ void PrintSummary(const Args& a, const CollectOptions& o, const CollectStats& st
              o.threads ? fmt::format(", {} threads", o.threads) : "");
 }
 
+// --triage-file: the pages sys, log, ps and bt need, written (and synced) before the dump. A
+// failure is reported and the full dump goes on: the triage file is a head start, not the dump.
+void WriteTriage(const Args& a, const Dump& dump) {
+  auto sink = FileSink::Create(a.triage_file);
+  if (!sink) {
+    fmt::print(stderr, "coroner collect: triage file: {}\n", sink.error().ToString());
+    return;
+  }
+  TriageOptions o;
+  o.compression = a.triage_compression;
+  auto st = WriteTriageFile(dump, o, std::move(*sink));
+  if (!st) {
+    fmt::print(stderr, "coroner collect: triage file {}: {}\n", a.triage_file, st.error().ToString());
+    return;
+  }
+  // On disk before the long part starts: the capture kernel may be reset at any time.
+  if (int fd = ::open(a.triage_file.c_str(), O_RDONLY | O_CLOEXEC); fd >= 0) {
+    (void)::fsync(fd);
+    ::close(fd);
+  }
+  if (a.message_level & kMsgError) {
+    for (const TriagePhase& p : st->phases) {
+      if (!p.error.empty()) fmt::print(stderr, "triage: {}: {}\n", p.name, p.error);
+    }
+  }
+  if (a.message_level & (kMsgCommon | kMsgReport)) {
+    fmt::print(stderr, "Triage file {}: {} pages ({} of memory), {} ({}), analysis {:.2f} s, written in {:.2f} s\n",
+               a.triage_file, st->pages, Size(st->pages * dump.memory->page_size()), Size(st->bytes),
+               CompressionName(o.compression), st->analysis_seconds, st->write_seconds);
+    std::vector<std::string> parts;
+    for (const TriagePhase& p : st->phases) {
+      if (p.new_pages) parts.push_back(fmt::format("{} {} ({})", p.name, p.new_pages, Size(p.bytes)));
+    }
+    fmt::print(stderr, "  pages first read by: {}\n", fmt::join(parts, ", "));
+  }
+}
+
 int RunCollect(const Args& a) {
   const size_t nout = a.flattened ? 0 : a.split ? a.files.size() - 1 : 1;
   if (a.files.size() < 1 + nout || (!a.split && a.files.size() != 1 + nout)) {
@@ -383,6 +444,20 @@ int RunCollect(const Args& a) {
       fmt::print(stderr, "coroner collect: {}: exists; add -f to overwrite it\n", out);
       return 1;
     }
+    if (out == a.triage_file || SameFile(out, a.triage_file)) {
+      fmt::print(stderr, "coroner collect: {}: is both the triage file and an output\n", out);
+      return 1;
+    }
+  }
+  if (!a.triage_file.empty()) {
+    if (a.triage_file == input || SameFile(a.triage_file, input)) {
+      fmt::print(stderr, "coroner collect: {}: is the input; refusing to overwrite it\n", a.triage_file);
+      return 1;
+    }
+    if (!a.force && Exists(a.triage_file)) {
+      fmt::print(stderr, "coroner collect: {}: exists; add -f to overwrite it\n", a.triage_file);
+      return 1;
+    }
   }
   const bool tty = ::isatty(STDERR_FILENO);
   auto dump = OpenDump({input});
@@ -393,6 +468,7 @@ int RunCollect(const Args& a) {
   if (a.message_level & kMsgCommon) {
     for (const auto& w : (*dump)->diagnostics.warnings()) fmt::print(stderr, "warning: {}\n", w.message);
   }
+  if (!a.triage_file.empty()) WriteTriage(a, **dump);
   std::signal(SIGINT, OnSignal);
   std::signal(SIGTERM, OnSignal);
 
