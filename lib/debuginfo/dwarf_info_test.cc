@@ -171,8 +171,8 @@ TEST(DwarfInfo, ModuleAloneAtItsLoadedSections) {
   ASSERT_TRUE(st);
   EXPECT_EQ(t.Layout(*st, true),
             "struct module_state {\n"
-            "  [0] int users;\n"
-            "  [8] struct module_state *next;\n"
+            "   [0] int users;\n"
+            "   [8] struct module_state *next;\n"
             "}\n"
             "SIZE: 16\n");
 }
