@@ -142,9 +142,13 @@ Result<BtResult> RunBt(const Session& s, const std::vector<std::string>& args) {
           if (auto b = (*bugs)->Find(bf.frame.ip)) bf.bug = b->Describe();
         }
       }
-      if (auto m = syms->LookupAddress(bf.frame.ip)) {
+      // A return address is named by the call before it, as the kernel's own traces (%pB) do:
+      // a call that never returns may end its function, leaving the return address at the
+      // start of the next one (6.12: panic's call to vpanic, "panic+0x6c/0x6c").
+      uint64_t named = bf.frame.exact_ip || bf.frame.ip == 0 ? bf.frame.ip : bf.frame.ip - 1;
+      if (auto m = syms->LookupAddress(named)) {
         bf.symbol = std::string(m->symbol->name);
-        bf.offset = m->offset;
+        bf.offset = bf.frame.ip - m->symbol->address;
       }
       if (r.lines) {
         uint64_t at = bf.frame.exact_ip ? bf.frame.ip : bf.frame.ip - 1;

@@ -26,6 +26,8 @@ def kernel_call_trace(d):
     start = next(i for i, l in enumerate(lines) if l.rstrip().endswith("Call Trace:"))
     names = []
     for l in lines[start + 1:]:
+        if not re.match(r"^\[\s*[\d.]+\]", l):
+            continue  # a user-space line written into the middle of the trace (the guest's init)
         body = re.sub(r"^\[\s*[\d.]+\]\s*", "", l).strip()
         if body in ("<TASK>", "</TASK>", "<IRQ>", "</IRQ>"):
             continue
