@@ -6,9 +6,6 @@
 
 namespace coroner {
 
-namespace {
-
-// crash's ctime_tz(): "Wed Dec  2 16:12:44 UTC 2026" (the dump's times are UTC, as sys's DATE).
 std::string CrashDate(int64_t t) {
   std::time_t tt = static_cast<std::time_t>(t);
   std::tm tm{};
@@ -17,8 +14,6 @@ std::string CrashDate(int64_t t) {
   std::strftime(buf, sizeof buf, "%a %b %e %T UTC %Y", &tm);
   return buf;
 }
-
-}  // namespace
 
 std::string RenderLogText(const LogResult& r) {
   const LogOptions& o = r.options;

@@ -1,5 +1,7 @@
 #include "lib/render/task_render.h"
 
+#include "lib/render/log_render.h"
+
 #include <fmt/format.h>
 
 #include <map>
@@ -40,15 +42,6 @@ std::string FormatUptime(uint64_t secs) {
   return days ? fmt::format("{} days, {}", days, hms) : hms;
 }
 
-std::string FormatDate(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[64];
-  std::strftime(buf, sizeof buf, "%a %b %e %T UTC %Y", &tm);
-  return buf;
-}
-
 }  // namespace
 
 std::string RenderSysText(const SysResult& r) {
@@ -77,7 +70,7 @@ std::string RenderSysText(const SysResult& r) {
     row("DUMPFILE", files + (r.partial ? "  [PARTIAL DUMP]" : ""));
     row("CPUS", r.offline_cpus > 0 ? fmt::format("{} [OFFLINE: {}]", r.cpus, r.offline_cpus)
                                    : fmt::format("{}", r.cpus));
-    row("DATE", r.crash_time ? FormatDate(*r.crash_time) : "(unknown)");
+    row("DATE", r.crash_time ? CrashDate(*r.crash_time) : "(unknown)");
     row("UPTIME", r.uptime_seconds ? FormatUptime(*r.uptime_seconds) : "(unknown)");
     row("LOAD AVERAGE", r.load_average);
     row("TASKS", r.tasks ? fmt::format("{}", *r.tasks) : "(unknown)");
