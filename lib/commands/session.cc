@@ -323,6 +323,14 @@ Result<const TypeTable*> Session::BtfTypes() const {
   if (types_) return &*types_;
   if (types_error_) return *types_error_;
   auto load = [&]() -> Result<TypeTable> {
+    // A triage file keeps the types its analysis used, as a BTF subset in a note.
+    for (const ElfNote& n : dump_->info.notes) {
+      if (n.name != kCoronerNoteName || n.type != kCoronerNoteBtf) continue;
+      btf_is_subset_ = true;
+      auto t = LoadBtfTypes(n.desc);
+      if (!t) return std::move(t).error().WithContext("the triage file's BTF subset (its CORONER note)");
+      return t;
+    }
     CORONER_TRY(const SymbolTable* syms, Symbols());
     const Symbol* start = syms->Find("__start_BTF");
     const Symbol* stop = syms->Find("__stop_BTF");
@@ -374,7 +382,12 @@ Result<const Kernel*> Session::GetKernel() const {
   }
   kernel_ = std::make_unique<Kernel>(*km, *types, *syms);
   if (!btf && no_types_) kernel_->set_no_types_reason(btf.error().message());
-  if (btf) AddModuleBtf();
+  if (btf_is_subset_) {
+    // The modules' split BTF numbers its types after the kernel's whole BTF, which is not here.
+    kernel_->set_types_scope("this triage file keeps only the types its analysis used");
+  } else if (btf) {
+    AddModuleBtf();
+  }
   return kernel_.get();
 }
 

@@ -159,6 +159,7 @@ class Session {
   void AddModuleBtf() const;
 
   std::unique_ptr<Dump> dump_;
+  mutable bool btf_is_subset_ = false;  // the types are a triage file's BTF subset
   std::string vmlinux_;
   std::unique_ptr<DwarfInfo> dwarf_;
   // Without a vmlinux's DWARF: the modules' debug files alone (for their line numbers).

@@ -1,6 +1,8 @@
 #include "lib/debuginfo/btf_types.h"
 
+#include <algorithm>
 #include <array>
+#include <climits>
 
 #include "lib/base/byte_reader.h"
 
@@ -239,5 +241,186 @@ Result<size_t> AddSplitBtfTypes(TypeTable& table, std::span<const std::byte> bas
   return static_cast<size_t>(n - base_n);
 }
 
+namespace {
+
+// Which types the subset holds: kFull (the definition), kDecl (a struct or union reached only
+// through pointers: a forward declaration). A pointer-only visit of a typedef, qualifier, array
+// or function keeps it in full but goes on in pointer mode.
+enum class Keep : uint8_t { kNone, kDecl, kPointerPath, kFull };
+
+class SubsetWriter {
+ public:
+  SubsetWriter(const TypeTable& types, TypeId limit) : types_(types), limit_(limit), keep_(limit, Keep::kNone) {}
+
+  void Visit(TypeId root) {
+    Push(root, true);
+    while (!work_.empty()) {
+      auto [id, by_value] = work_.back();
+      work_.pop_back();
+      const Type& t = types_.GetUnrecorded(id);
+      const bool composite = t.kind == TypeKind::kStruct || t.kind == TypeKind::kUnion;
+      if (composite && !by_value && !t.name.empty()) {
+        if (keep_[id] == Keep::kPointerPath) keep_[id] = Keep::kDecl;
+        continue;
+      }
+      const bool value = by_value || composite;  // an anonymous struct is kept whole
+      for (const TypeMember& m : t.members) Push(m.type, true);
+      switch (t.kind) {
+        case TypeKind::kPointer: Push(t.target, false); break;
+        case TypeKind::kFunction:
+          Push(t.target, false);
+          for (TypeId p : t.params) Push(p, false);
+          break;
+        case TypeKind::kArray:
+        case TypeKind::kTypedef:
+        case TypeKind::kConst:
+        case TypeKind::kVolatile:
+        case TypeKind::kRestrict: Push(t.target, value); break;
+        default: break;
+      }
+    }
+  }
+
+  Result<std::vector<std::byte>> Write(const TypeUse& use) {
+    std::unique_ptr<struct btf, BtfDeleter> btf(btf__new_empty());
+    if (!btf) return Error(ErrorCode::kIo, "btf__new_empty failed");
+    // New ids, in the old order; a tag (an unnamed typedef) is its target, a void placeholder 0.
+    std::vector<int> new_id(limit_, 0);
+    int next = 1;
+    for (TypeId id = 1; id < limit_; ++id) {
+      if (keep_[id] == Keep::kNone) continue;
+      const Type& t = types_.GetUnrecorded(id);
+      if (t.kind == TypeKind::kVoid || (t.kind == TypeKind::kTypedef && t.name.empty())) continue;
+      new_id[id] = next++;
+    }
+    const int array_index = next;  // "__ARRAY_SIZE_TYPE__", as pahole names the index type
+    auto map = [&](TypeId id) {
+      for (int guard = 0; guard < 64 && id && id < limit_; ++guard) {
+        const Type& t = types_.GetUnrecorded(id);
+        if (!(t.kind == TypeKind::kTypedef && t.name.empty())) return new_id[id];
+        id = t.target;
+      }
+      return 0;
+    };
+    for (TypeId id = 1; id < limit_; ++id) {
+      if (!new_id[id]) continue;
+      const Type& t = types_.GetUnrecorded(id);
+      int got = Add(btf.get(), t, keep_[id] == Keep::kDecl, map, array_index);
+      if (got != new_id[id]) {
+        return Error(ErrorCode::kBadData, fmt::format("type {} ({}) could not be written as BTF: {}", id,
+                                                      types_.Name(id), got < 0 ? std::strerror(-got) : "id mismatch"));
+      }
+    }
+    if (btf__add_int(btf.get(), "__ARRAY_SIZE_TYPE__", 4, 0) != array_index) {
+      return Error(ErrorCode::kIo, "BTF: the array index type could not be added");
+    }
+    std::vector<std::string> vars = use.variables;
+    std::sort(vars.begin(), vars.end());
+    vars.erase(std::unique(vars.begin(), vars.end()), vars.end());
+    for (const std::string& v : vars) {
+      auto type = types_.VariableType(v);
+      if (type && *type < limit_ && map(*type) && btf__add_var(btf.get(), v.c_str(), BTF_VAR_GLOBAL_ALLOCATED, map(*type)) < 0) {
+        return Error(ErrorCode::kBadData, fmt::format("BTF: variable {} could not be added", v));
+      }
+    }
+    __u32 size = 0;
+    const void* raw = btf__raw_data(btf.get(), &size);
+    if (!raw) return Error(ErrorCode::kIo, "BTF: no raw data");
+    const auto* bytes = static_cast<const std::byte*>(raw);
+    return std::vector<std::byte>(bytes, bytes + size);
+  }
+
+ private:
+  void Push(TypeId id, bool by_value) {
+    if (!id || id >= limit_) return;
+    if (by_value) {
+      if (keep_[id] == Keep::kFull) return;
+      keep_[id] = Keep::kFull;
+    } else {
+      if (keep_[id] != Keep::kNone) return;  // a declaration, a pointer path or the whole type has it
+      keep_[id] = Keep::kPointerPath;
+    }
+    work_.emplace_back(id, by_value);
+  }
+
+  template <typename Map>
+  static int Add(struct btf* b, const Type& t, bool decl, const Map& map, int array_index) {
+    const char* name = t.name.c_str();
+    switch (t.kind) {
+      case TypeKind::kInt: {
+        int enc = t.is_signed ? BTF_INT_SIGNED : 0;
+        if (t.name == "_Bool") enc = BTF_INT_BOOL;
+        return btf__add_int(b, name, t.size, enc);
+      }
+      case TypeKind::kFloat: return btf__add_float(b, name, t.size);
+      case TypeKind::kPointer: return btf__add_ptr(b, map(t.target));
+      case TypeKind::kArray: return btf__add_array(b, array_index, map(t.target), static_cast<__u32>(t.count));
+      case TypeKind::kStruct:
+      case TypeKind::kUnion: {
+        const bool is_union = t.kind == TypeKind::kUnion;
+        if (decl) return btf__add_fwd(b, name, is_union ? BTF_FWD_UNION : BTF_FWD_STRUCT);
+        int id = is_union ? btf__add_union(b, name, static_cast<__u32>(t.size)) : btf__add_struct(b, name, static_cast<__u32>(t.size));
+        if (id < 0) return id;
+        for (const TypeMember& m : t.members) {
+          int e = btf__add_field(b, m.name.c_str(), map(m.type), static_cast<__u32>(m.bit_offset), m.bit_size);
+          if (e < 0) return e;
+        }
+        return id;
+      }
+      case TypeKind::kEnum: {
+        bool wide = t.size > 4;
+        for (const TypeEnumerator& e : t.enumerators) wide = wide || e.value < INT32_MIN || e.value > int64_t{UINT32_MAX};
+        int id = wide ? btf__add_enum64(b, name, static_cast<__u32>(t.size), t.is_signed)
+                      : btf__add_enum(b, name, static_cast<__u32>(t.size));
+        if (id < 0) return id;
+        for (const TypeEnumerator& e : t.enumerators) {
+          int r = wide ? btf__add_enum64_value(b, e.name.c_str(), static_cast<__u64>(e.value))
+                       : btf__add_enum_value(b, e.name.c_str(), e.value);
+          if (r < 0) return r;
+        }
+        return id;
+      }
+      case TypeKind::kFwd: return btf__add_fwd(b, name, t.fwd_is_union ? BTF_FWD_UNION : BTF_FWD_STRUCT);
+      case TypeKind::kTypedef: return btf__add_typedef(b, name, map(t.target));
+      case TypeKind::kConst: return btf__add_const(b, map(t.target));
+      case TypeKind::kVolatile: return btf__add_volatile(b, map(t.target));
+      case TypeKind::kRestrict: return btf__add_restrict(b, map(t.target));
+      case TypeKind::kFunction: {
+        int id = btf__add_func_proto(b, map(t.target));
+        if (id < 0) return id;
+        for (TypeId p : t.params) {
+          int r = btf__add_func_param(b, "", map(p));
+          if (r < 0) return r;
+        }
+        if (t.variadic) {
+          int r = btf__add_func_param(b, "", 0);
+          if (r < 0) return r;
+        }
+        return id;
+      }
+      case TypeKind::kVoid: break;
+    }
+    return -EINVAL;
+  }
+
+  const TypeTable& types_;
+  TypeId limit_;
+  std::vector<Keep> keep_;
+  std::vector<std::pair<TypeId, bool>> work_;
+};
+
+}  // namespace
+
+Result<std::vector<std::byte>> WriteBtfSubset(const TypeTable& types, const TypeUse& use, TypeId limit) {
+  limit = std::min<TypeId>(limit, static_cast<TypeId>(types.size()));
+  SubsetWriter w(types, limit);
+  for (TypeId id = 1; id < use.ids.size() && id < limit; ++id) {
+    if (use.ids[id]) w.Visit(id);
+  }
+  for (const std::string& v : use.variables) {
+    if (auto t = types.VariableType(v)) w.Visit(*t);
+  }
+  return w.Write(use);
+}
 
 }  // namespace coroner

@@ -25,6 +25,15 @@ Result<TypeTable> LoadBtfTypes(std::span<const std::byte> blob);
 Result<size_t> AddSplitBtfTypes(TypeTable& table, std::span<const std::byte> base_blob,
                                 std::span<const std::byte> split_blob);
 
+// A BTF blob (what LoadBtfTypes reads) of the types `use` recorded in `types` and what they
+// need: each in full with every type it holds by value; behind a pointer, declarations only (a
+// struct or union reached only through pointers becomes a forward declaration, so `struct foo *`
+// still prints as such); and the per-CPU variables looked up, as VARs. Ids are renumbered; type
+// tags (__rcu, __user) are dropped, as the TypeTable does. Types at `limit` and beyond (modules'
+// split BTF, appended after the kernel's) are left out: their ids are the modules' to give.
+// For the triage file, which keeps the types its analysis used instead of the kernel's whole BTF.
+Result<std::vector<std::byte>> WriteBtfSubset(const TypeTable& types, const TypeUse& use, TypeId limit);
+
 // Reads [start, stop) from kernel memory (bounded, with a clear error on a missing page).
 Result<std::vector<std::byte>> ReadKernelBtf(const VirtualMemory& mem, uint64_t start, uint64_t stop);
 

@@ -52,6 +52,18 @@ struct Type {
 
 class TypeTable;
 
+// What a TypeTable was asked for while recording (TypeTable::RecordUse): the types whose
+// definitions were looked at and the variables whose types were. The triage file keeps just
+// these (WriteBtfSubset).
+struct TypeUse {
+  std::vector<bool> ids;
+  std::vector<std::string> variables;
+  void Mark(TypeId id) {
+    if (id >= ids.size()) ids.resize(id + 1);
+    ids[id] = true;
+  }
+};
+
 // A source that adds types on demand (DWARF, whose kernel types are too many to convert up
 // front). BTF fills a table completely and needs none.
 class LazyTypeSource {
@@ -93,9 +105,20 @@ class TypeTable {
   size_t size() const { return types_.size(); }
   // References stay valid while types are added.
   const Type& Get(TypeId id) const {
+    if (use_) use_->Mark(id);
+    return GetUnrecorded(id);
+  }
+  // Get() that a recording does not count: for scans over every type (enumerator indexes),
+  // whose hit is marked with MarkUsed.
+  const Type& GetUnrecorded(TypeId id) const {
     if (id >= types_.size()) return types_[0];
     if (id < pending_.size() && pending_[id]) Complete(id);
     return types_[id];
+  }
+  // Records, until RecordUse(nullptr), every type looked at into `use` (which must outlive it).
+  void RecordUse(TypeUse* use) const { use_ = use; }
+  void MarkUsed(TypeId id) const {
+    if (use_) use_->Mark(id);
   }
 
   // The type as it stands, without completing a lazy placeholder: kind and name are right,
@@ -132,6 +155,7 @@ class TypeTable {
   std::optional<TypeId> VariableType(std::string_view name) const {
     auto it = variables_.find(std::string(name));
     if (it == variables_.end()) return std::nullopt;
+    if (use_) use_->variables.push_back(it->first);
     return it->second;
   }
 
@@ -159,6 +183,7 @@ class TypeTable {
   mutable std::unordered_map<TypeId, TypeId> pointer_to_;
   LazyTypeSource* source_ = nullptr;
   std::unordered_map<std::string, TypeId> variables_;
+  mutable TypeUse* use_ = nullptr;
 };
 
 // gdb's spelling of a DWARF base-type name: "long unsigned int" -> "unsigned long".

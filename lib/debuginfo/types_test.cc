@@ -1,5 +1,7 @@
 #include "lib/debuginfo/types.h"
 
+#include "lib/debuginfo/btf_types.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -55,6 +57,37 @@ class TypesTest : public ::testing::Test {
   TypeId ulong_, int_, char_, uint_, list_, list_ptr_, comm_, const_char_, const_char_ptr_, fn_, fn_ptr_,
       void_fn_, void_fn_ptr_, atomic_body_, atomic_, anon_union_, task_;
 };
+
+// The triage file's BTF subset: the types a recording saw, whole, with what they hold by value;
+// a struct seen only behind a pointer becomes a declaration; the rest is left out.
+TEST_F(TypesTest, BtfSubsetKeepsWhatWasUsed) {
+  TypeId mm = Add({.kind = TypeKind::kStruct, .name = "mm", .size = 8, .members = {{"users", atomic_, 0, 0}}});
+  TypeId mm_ptr = Add({.kind = TypeKind::kPointer, .target = mm});
+  TypeId holder = Add({.kind = TypeKind::kStruct, .name = "holder", .size = 72,
+                       .members = {{"task", task_, 0, 0}, {"mm", mm_ptr, 512, 0}}});
+  TypeId unused = Add({.kind = TypeKind::kStruct, .name = "unused", .size = 4, .members = {{"x", int_, 0, 0}}});
+  (void)unused;
+  t_.Index();
+  const std::string want = t_.Layout(holder, true);
+  TypeUse use;
+  t_.RecordUse(&use);
+  ASSERT_TRUE(t_.Find("struct holder"));
+  (void)t_.Get(*t_.Find("struct holder"));
+  t_.RecordUse(nullptr);
+  auto blob = WriteBtfSubset(t_, use, static_cast<TypeId>(t_.size()));
+  ASSERT_TRUE(blob) << blob.error().ToString();
+  auto sub = LoadBtfTypes(*blob);
+  ASSERT_TRUE(sub) << sub.error().ToString();
+  auto h = sub->Find("struct holder");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(sub->Layout(*h, true), want);
+  auto m = sub->Find("struct mm");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(sub->Get(*m).kind, TypeKind::kFwd);
+  EXPECT_FALSE(sub->Find("struct unused"));
+  ASSERT_TRUE(sub->Find("struct task"));
+  EXPECT_EQ(sub->Layout(*sub->Find("struct task"), true), t_.Layout(task_, true));
+}
 
 TEST_F(TypesTest, DeclarationsAreCSyntax) {
   EXPECT_EQ(t_.Declaration(comm_, "comm"), "char comm[16]");

@@ -25,6 +25,9 @@ inline constexpr uint32_t kNtTaskstruct = 4;
 // know it (crash, libkdumpfile, makedumpfile) skip it as they skip any unknown note.
 inline constexpr std::string_view kCoronerNoteName = "CORONER";
 inline constexpr uint32_t kCoronerNoteTriage = 1;
+// Type 2, in a triage file: a BTF blob of just the types its analysis used (the kernel's own
+// BTF pages are left out); coroner reads its types from it.
+inline constexpr uint32_t kCoronerNoteBtf = 2;
 
 struct ElfNote {
   std::string name;  // without the terminating NUL

@@ -14,6 +14,9 @@ Result<TypeId> Kernel::StructType(std::string_view name) const {
   if (!no_types_reason_.empty()) {
     return Error(ErrorCode::kNotFound, fmt::format("struct {}: no kernel types: {}", name, no_types_reason_));
   }
+  if (!types_scope_.empty()) {
+    return Error(ErrorCode::kNotFound, fmt::format("the kernel's types here have no struct {} ({})", name, types_scope_));
+  }
   return Error(ErrorCode::kNotFound, fmt::format("the kernel's types have no struct {}", name));
 }
 
@@ -157,9 +160,9 @@ Result<std::string> Kernel::ReadCharArray(uint64_t addr, std::string_view struct
 Result<int64_t> Kernel::EnumValue(std::string_view enumerator) const {
   if (enumerators_.empty()) {
     for (TypeId id = 1; id < types_.size(); ++id) {
-      const Type& t = types_.Get(id);
+      const Type& t = types_.GetUnrecorded(id);  // the scan is not a use: the hit's enum is
       if (t.kind != TypeKind::kEnum) continue;
-      for (const TypeEnumerator& e : t.enumerators) enumerators_.emplace(e.name, e.value);
+      for (const TypeEnumerator& e : t.enumerators) enumerators_.emplace(e.name, std::pair(e.value, id));
     }
   }
   auto it = enumerators_.find(enumerator);
@@ -167,9 +170,14 @@ Result<int64_t> Kernel::EnumValue(std::string_view enumerator) const {
     if (!no_types_reason_.empty()) {
       return Error(ErrorCode::kNotFound, fmt::format("enumerator {}: no kernel types: {}", enumerator, no_types_reason_));
     }
+    if (!types_scope_.empty()) {
+      return Error(ErrorCode::kNotFound,
+                   fmt::format("the kernel's types here have no enumerator {} ({})", enumerator, types_scope_));
+    }
     return Error(ErrorCode::kNotFound, fmt::format("the kernel's types have no enumerator {}", enumerator));
   }
-  return it->second;
+  types_.MarkUsed(it->second.second);
+  return it->second.first;
 }
 
 Result<int> Kernel::PossibleCpus() const {

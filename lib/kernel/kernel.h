@@ -45,6 +45,8 @@ class Kernel {
   const SymbolTable& symbols() const { return syms_; }
   // Why the types are empty (no BTF and no DWARF): structure lookups fail with this.
   void set_no_types_reason(std::string reason) { no_types_reason_ = std::move(reason); }
+  // The types are a part of the kernel's (a triage file's subset): said with every type not found.
+  void set_types_scope(std::string scope) { types_scope_ = std::move(scope); }
 
   // A structure type by bare name ("task_struct"), or kNotFound.
   Result<TypeId> StructType(std::string_view name) const;
@@ -92,9 +94,10 @@ class Kernel {
   const SymbolTable& syms_;
   mutable std::map<std::string, std::optional<Field>, std::less<>> fields_;
   mutable std::optional<int> possible_cpus_;
-  mutable std::map<std::string, int64_t, std::less<>> enumerators_;
+  mutable std::map<std::string, std::pair<int64_t, TypeId>, std::less<>> enumerators_;  // value, its enum
   mutable std::vector<uint64_t> percpu_offsets_;
   std::string no_types_reason_;
+  std::string types_scope_;
 };
 
 // True for an address in the kernel half of x86_64's address space (5-level paging puts it

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -10,6 +11,7 @@
 #include "lib/commands/ps.h"
 #include "lib/commands/session.h"
 #include "lib/commands/sys.h"
+#include "lib/debuginfo/btf_types.h"
 #include "lib/dump/dump_description.h"
 #include "lib/dump/elf_notes.h"
 #include "lib/dump/kdump_writer.h"
@@ -31,6 +33,22 @@ std::string ErrorOf(const Result<T>& r) {
 int TriageLevel(const TriageOptions& o) {
   if (o.level > 0) return o.level;
   return o.compression == Compression::kZstd ? 12 : o.compression == Compression::kZlib ? 6 : 0;
+}
+
+// The physical pages only the kernel's BTF occupies (__start_BTF .. __stop_BTF, its first and
+// last page left in: they may hold other data).
+std::set<uint64_t> BtfPagesOnly(const Session& s, uint64_t page_size) {
+  std::set<uint64_t> out;
+  auto syms = s.Symbols();
+  if (!syms || !s.kernel_memory()) return out;
+  const Symbol* start = (*syms)->Find("__start_BTF");
+  const Symbol* stop = (*syms)->Find("__stop_BTF");
+  if (!start || !stop || stop->address <= start->address) return out;
+  for (uint64_t va = (start->address / page_size + 1) * page_size; va + page_size <= stop->address / page_size * page_size;
+       va += page_size) {
+    if (auto pa = s.kernel_memory()->ToPhys(va)) out.insert(pa->value / page_size);
+  }
+  return out;
 }
 
 }  // namespace
@@ -66,7 +84,13 @@ Result<TriageStats> WriteTriageFile(const Dump& input, const TriageOptions& opti
   }
   // What every command needs first, each on its own so the sizes say what dominates.
   phase("kallsyms", ErrorOf(s.Symbols()));
-  phase("BTF types", ErrorOf(s.BtfTypes()));
+  auto btf = s.BtfTypes();
+  phase("BTF types", ErrorOf(btf));
+  // The kernel's BTF is read whole (libbpf parses all of it), but the commands use a few hundred
+  // of its ~100,000 types: the file keeps those as a BTF subset in a note, not the BTF's pages.
+  TypeUse type_use;
+  const TypeId kernel_types = btf ? static_cast<TypeId>((*btf)->size()) : 0;
+  if (btf) (*btf)->RecordUse(&type_use);
   phase("module list", ErrorOf(s.Modules()));
   phase("module symbols and BTF", ErrorOf(s.AllSymbols()));
   phase("types", ErrorOf(s.Types()));
@@ -89,6 +113,15 @@ Result<TriageStats> WriteTriageFile(const Dump& input, const TriageOptions& opti
     phase("foreach bt", all.empty() ? "" : ErrorOf(RunBt(s, all)));
   }
   st.recorded_pages = rec.recorded_pages();
+  std::set<uint64_t> btf_pfns;  // the BTF's own pages, replaced by the subset
+  std::vector<std::byte> btf_subset;
+  if (btf) {
+    (*btf)->RecordUse(nullptr);
+    auto subset = WriteBtfSubset(**btf, type_use, kernel_types);
+    if (!subset) return std::move(subset).error().WithContext("the triage file's BTF subset");
+    btf_subset = std::move(*subset);
+    btf_pfns = BtfPagesOnly(s, input.memory->page_size());
+  }
   st.analysis_seconds = SecondsSince(start);
 
   // Exactly the recorded pages the input holds; the rest of RAM excluded.
@@ -98,10 +131,12 @@ Result<TriageStats> WriteTriageFile(const Dump& input, const TriageOptions& opti
   // Marks the file, so a read of a page it lacks says why (crash and libkdumpfile skip the note).
   const std::string_view mark = "triage file: only the pages coroner's sys, log, ps, bt -a and foreach bt read";
   AppendElfNote(desc.notes, kCoronerNoteName, kCoronerNoteTriage, std::as_bytes(std::span(mark)));
+  if (!btf_subset.empty()) AppendElfNote(desc.notes, kCoronerNoteName, kCoronerNoteBtf, btf_subset);
+  st.btf_subset_bytes = btf_subset.size();
   KdumpWriterOptions wo;
   wo.compression = options.compression;
   wo.level = TriageLevel(options);
-  wo.select = [&](Pfn pfn) { return rec.Recorded(pfn); };
+  wo.select = [&](Pfn pfn) { return rec.Recorded(pfn) && !btf_pfns.contains(pfn.value); };
   std::vector<std::unique_ptr<ByteSink>> sinks;
   sinks.push_back(std::move(sink));
   CORONER_TRY(KdumpWriteStats ws, WriteKdump(*input.memory, desc, wo, std::move(sinks)));
@@ -116,6 +151,10 @@ Result<TriageStats> WriteTriageFile(const Dump& input, const TriageOptions& opti
   EncodedPage e;
   for (size_t i = 0; i < phase_pfns.size(); ++i) {
     for (uint64_t pfn : phase_pfns[i]) {
+      if (btf_pfns.contains(pfn)) {
+        --st.phases[i].new_pages;
+        continue;
+      }
       if (input.memory->ReadPage(Pfn{pfn}, page) && enc.Encode(page, e)) st.phases[i].bytes += e.bytes.size();
     }
   }

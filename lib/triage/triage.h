@@ -58,6 +58,7 @@ struct TriageStats {
   uint64_t recorded_pages = 0; // distinct pages read (some may be absent from the input)
   uint64_t bytes = 0;          // size of the file
   uint64_t missing_pages = 0;  // recorded pages whose read failed while writing
+  uint64_t btf_subset_bytes = 0;  // the types the analysis used (a note), for the BTF's pages
   double analysis_seconds = 0;
   double write_seconds = 0;
 };

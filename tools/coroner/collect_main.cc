@@ -418,6 +418,10 @@ void WriteTriage(const Args& a, const Dump& dump) {
       if (p.new_pages) parts.push_back(fmt::format("{} {} ({})", p.name, p.new_pages, Size(p.bytes)));
     }
     fmt::print(stderr, "  pages first read by: {}\n", fmt::join(parts, ", "));
+    if (st->btf_subset_bytes) {
+      fmt::print(stderr, "  types: the {} the analysis used, as a BTF subset (not the kernel's whole BTF)\n",
+                 Size(st->btf_subset_bytes));
+    }
   }
 }
 
