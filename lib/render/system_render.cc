@@ -1045,6 +1045,18 @@ nlohmann::ordered_json RenderTimerJson(const TimerResult& r) {
 
 std::string RenderDevText(const DevResult& r) {
   std::string out;
+  if (r.diskio) {
+    // dev.c display_all_diskio() / display_one_diskio().
+    out += fmt::format("MAJOR {:<18} NAME       {:<18} TOTAL {:>5} {:>5} {}\n", "GENDISK", "REQUEST_QUEUE",
+                       r.sync_columns ? "ASYNC" : "READ", r.sync_columns ? "SYNC" : "WRITE", r.drv_column ? "  DRV" : "");
+    for (const DiskIo& d : r.disks) {
+      out += fmt::format("{:>5} {:<16x}   {:<10} {:<16x}   {:5} {:5} {:5} ", d.major, d.gendisk, d.name, d.request_queue,
+                         d.read + d.write, d.read, d.write);
+      if (r.drv_column) out += d.mq ? "N/A(MQ)" : fmt::format("{:5}", d.driver_in_flight.value_or(0));
+      out += "\n";
+    }
+    return out;
+  }
   if (!r.resources) {
     // crash's columns (dev.c): CDEV/GENDISK centered, "(none)" when there is no operations table.
     out += "CHRDEV    NAME                 CDEV        OPERATIONS      \n";
@@ -1095,6 +1107,25 @@ std::string RenderDevText(const DevResult& r) {
 
 nlohmann::ordered_json RenderDevJson(const DevResult& r) {
   nlohmann::ordered_json j;
+  if (r.diskio) {
+    auto& a = j["disks"] = nlohmann::ordered_json::array();
+    for (const DiskIo& d : r.disks) {
+      nlohmann::ordered_json e = {{"major", d.major},         {"gendisk", fmt::format("{:#x}", d.gendisk)},
+                                  {"name", d.name},           {"request_queue", fmt::format("{:#x}", d.request_queue)},
+                                  {"mq", d.mq},               {"method", d.method},
+                                  {"total", d.read + d.write}, {"read", d.read},
+                                  {"write", d.write}};
+      if (d.mq) {
+        e["hw_queues"] = d.hw_queues;
+        e["tag_depth"] = d.tag_depth;
+        e["busy_tags"] = d.busy_tags;
+      }
+      if (d.driver_in_flight) e["driver_in_flight"] = *d.driver_in_flight;
+      a.push_back(e);
+    }
+    j["columns"] = r.sync_columns ? "ASYNC/SYNC" : "READ/WRITE";
+    return j;
+  }
   if (!r.resources) {
     auto chr = nlohmann::ordered_json::array(), blk = nlohmann::ordered_json::array();
     for (const CharDev& c : r.chrdevs) {
