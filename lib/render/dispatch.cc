@@ -300,7 +300,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
               "a task's address space (VMAs): vm [-p|-m] [PID|TASK]..."}},
       {"ipcs", {Make(RunIpcs, RenderIpcsText, RenderIpcsJson), "System V IPC objects: ipcs [-m] [-s] [-q]"}},
       {"net", {Make(RunNet, RenderNetText, RenderNetJson),
-                "network devices and IPv4 addresses: net; a task's sockets: net -s [PID|TASK]..."}},
+                "network devices and their IPv4/IPv6 addresses: net; a task's sockets: net -s [PID|TASK]...; the ARP cache: net -a"}},
       {"irq", {Make(RunIrq, RenderIrqText, RenderIrqJson), "IRQ descriptors and actions: irq; per-CPU counts: irq -s; softirq vectors: irq -b"}},
       {"runq", {Make(RunRunq, RenderRunqText, RenderRunqJson), "per-CPU run queues (RT, CFS): runq [-t]"}},
       {"waitq", {Make(RunWaitq, RenderWaitqText, RenderWaitqJson),

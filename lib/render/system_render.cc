@@ -349,16 +349,64 @@ std::string FamilyType(const SocketInfo& si) {
   return out;
 }
 
+// net.c print_neighbour_q(): crash's names for the ARPHRD_* device types.
+std::string ArpHwType(int type) {
+  switch (type) {
+    case 0: return "NETROM";
+    case 1: return "ETHER";
+    case 2: return "EETHER";
+    case 3: return "AX25";
+    case 4: return "PRONET";
+    case 5: return "CHAOS";
+    case 6: return "IEEE802";
+    case 7: return "ARCNET";
+    case 8: return "APPLETLK";
+    case 15: return "DLCI";
+    case 23: return "METRICOM";
+    default: return "UNKNOWN";
+  }
+}
+
+// net.c arp_state_to_flags(): the NUD_* bits (include/net/neighbour.h), '|'-separated.
+std::string NudStateFlags(uint8_t state) {
+  static constexpr std::pair<uint8_t, const char*> kFlags[] = {
+      {0x01, "INCOMPLETE"}, {0x02, "REACHABLE"}, {0x04, "STALE"}, {0x08, "DELAY"},
+      {0x10, "PROBE"},      {0x20, "FAILED"},    {0x40, "NOARP"}, {0x80, "PERMANENT"}};
+  std::string out;
+  for (const auto& [bit, name] : kFlags) {
+    if (state & bit) out += (out.empty() ? "" : "|") + std::string(name);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string RenderNetText(const NetResult& r) {
   std::string out;
+  if (r.arp_mode) {
+    // net.c dump_arp(): the heading only above a non-empty bucket, so an empty cache prints nothing.
+    if (r.arp.entries.empty()) return out;
+    out += "NEIGHBOUR        IP ADDRESS      HW TYPE    HW ADDRESS         DEVICE  STATE\n";
+    for (const ArpEntry& e : r.arp.entries) {
+      out += fmt::format("{:<16x} {:<16}{:<10} ", e.neighbour, e.ip, ArpHwType(e.hw_type));
+      for (size_t i = 0; i < e.hw_address.size(); ++i) {
+        // Ethernet: colon-separated, a space after the last byte; others: each byte and a space.
+        char sep = e.hw_type == 1 && i + 1 < e.hw_address.size() ? ':' : ' ';
+        out += fmt::format("{:02x}{}", e.hw_address[i], sep);
+      }
+      out += fmt::format(" {:<6}  {}\n", e.device, NudStateFlags(e.state));
+    }
+    return out;
+  }
   if (!r.sockets_mode) {
-    out += fmt::format("{}  NAME   IP ADDRESS(ES)\n", CenterText("NET_DEVICE", 16));
+    // crash 8.1+ (net.c show_net_devices_v3 with get_device_ip6_address): a 10-wide NAME, the
+    // IPv4 then the IPv6 addresses. crash 8.0.2 has NAME 6 wide and no IPv6.
+    out += fmt::format("{}  NAME       IP ADDRESS(ES)\n", CenterText("NET_DEVICE", 16));
     for (const NetDevice& d : r.devices) {
       std::string ips;
       for (const std::string& ip : d.ipv4) ips += (ips.empty() ? "" : ", ") + ip;
-      out += fmt::format("{:016x}  {:<6} {}\n", d.net_device, d.name, ips);
+      for (const std::string& ip : d.ipv6) ips += (ips.empty() ? "" : ", ") + ip;
+      out += fmt::format("{:016x}  {:<10} {}\n", d.net_device, d.name, ips);
     }
     return out;
   }
@@ -374,6 +422,18 @@ std::string RenderNetText(const NetResult& r) {
       if (si.family == 2) {
         info += fmt::format(" {}-{} {}-{}", Ipv4String(si.local_addr), si.local_port, Ipv4String(si.remote_addr),
                             si.remote_port);
+      } else if (si.family == 10) {
+        // crash 8.1+ get_sock_info(): every group in hex ("0:0:0:0:0:0:0:1-22"), the source right
+        // aligned in 12, the destination centred in the source's width.
+        if (!si.ipv6_error.empty()) {
+          info += fmt::format("(cannot get IPv6 addresses: {})", si.ipv6_error);
+        } else {
+          std::string src = fmt::format("{}-{}", Ipv6GroupsString(si.local_addr6), si.local_port);
+          std::string dst = fmt::format("{}-{}", Ipv6GroupsString(si.remote_addr6), si.remote_port);
+          size_t extra = dst.size() < src.size() ? src.size() - dst.size() : 0;
+          info += fmt::format("{:>12} {}{}{}", src, std::string(extra / 2, ' '), dst,
+                              std::string(extra - extra / 2, ' '));
+        }
       }
       out += fmt::format("{:2} {:016x} {:016x} {}\n", si.fd, si.socket, si.sock, info);
     }
@@ -383,6 +443,25 @@ std::string RenderNetText(const NetResult& r) {
 
 nlohmann::ordered_json RenderNetJson(const NetResult& r) {
   nlohmann::ordered_json j;
+  if (r.arp_mode) {
+    const ArpTable& t = r.arp;
+    j["arp_tbl"] = fmt::format("{:#x}", t.table);
+    j["nht"] = fmt::format("{:#x}", t.hash_table);
+    j["bucket_member"] = t.bucket_member;
+    j["buckets"] = fmt::format("{:#x}", t.buckets);
+    j["hash_shift"] = t.hash_shift;
+    j["bucket_count"] = t.bucket_count;
+    j["key_len"] = t.key_len;
+    auto& a = j["entries"] = nlohmann::ordered_json::array();
+    for (const ArpEntry& e : t.entries) {
+      std::string hw;
+      for (uint8_t b : e.hw_address) hw += fmt::format("{}{:02x}", hw.empty() ? "" : ":", b);
+      a.push_back({{"neighbour", fmt::format("{:#x}", e.neighbour)}, {"ip", e.ip}, {"hw_type", e.hw_type},
+                   {"hw_type_name", ArpHwType(e.hw_type)}, {"hw_address", hw}, {"device", e.device},
+                   {"state", e.state}, {"state_flags", NudStateFlags(e.state)}});
+    }
+    return j;
+  }
   if (!r.sockets_mode) {
     auto& a = j["devices"] = nlohmann::ordered_json::array();
     for (const NetDevice& d : r.devices) {
@@ -390,6 +469,7 @@ nlohmann::ordered_json RenderNetJson(const NetResult& r) {
       e["net_device"] = fmt::format("{:#x}", d.net_device);
       e["name"] = d.name;
       e["ipv4"] = d.ipv4;
+      e["ipv6"] = d.ipv6;
       a.push_back(e);
     }
     return j;
@@ -413,6 +493,16 @@ nlohmann::ordered_json RenderNetJson(const NetResult& r) {
         e["local_port"] = si.local_port;
         e["remote_address"] = Ipv4String(si.remote_addr);
         e["remote_port"] = si.remote_port;
+      }
+      if (si.family == 10) {
+        if (!si.ipv6_error.empty()) {
+          e["error"] = si.ipv6_error;
+        } else {
+          e["local_address"] = Ipv6String(si.local_addr6);
+          e["local_port"] = si.local_port;
+          e["remote_address"] = Ipv6String(si.remote_addr6);
+          e["remote_port"] = si.remote_port;
+        }
       }
       if (si.family == 1) e["unix_path"] = si.unix_path;
       socks.push_back(e);
@@ -955,6 +1045,18 @@ nlohmann::ordered_json RenderTimerJson(const TimerResult& r) {
 
 std::string RenderDevText(const DevResult& r) {
   std::string out;
+  if (r.diskio) {
+    // dev.c display_all_diskio() / display_one_diskio().
+    out += fmt::format("MAJOR {:<18} NAME       {:<18} TOTAL {:>5} {:>5} {}\n", "GENDISK", "REQUEST_QUEUE",
+                       r.sync_columns ? "ASYNC" : "READ", r.sync_columns ? "SYNC" : "WRITE", r.drv_column ? "  DRV" : "");
+    for (const DiskIo& d : r.disks) {
+      out += fmt::format("{:>5} {:<16x}   {:<10} {:<16x}   {:5} {:5} {:5} ", d.major, d.gendisk, d.name, d.request_queue,
+                         d.read + d.write, d.read, d.write);
+      if (r.drv_column) out += d.mq ? "N/A(MQ)" : fmt::format("{:5}", d.driver_in_flight.value_or(0));
+      out += "\n";
+    }
+    return out;
+  }
   if (!r.resources) {
     // crash's columns (dev.c): CDEV/GENDISK centered, "(none)" when there is no operations table.
     out += "CHRDEV    NAME                 CDEV        OPERATIONS      \n";
@@ -1005,6 +1107,25 @@ std::string RenderDevText(const DevResult& r) {
 
 nlohmann::ordered_json RenderDevJson(const DevResult& r) {
   nlohmann::ordered_json j;
+  if (r.diskio) {
+    auto& a = j["disks"] = nlohmann::ordered_json::array();
+    for (const DiskIo& d : r.disks) {
+      nlohmann::ordered_json e = {{"major", d.major},         {"gendisk", fmt::format("{:#x}", d.gendisk)},
+                                  {"name", d.name},           {"request_queue", fmt::format("{:#x}", d.request_queue)},
+                                  {"mq", d.mq},               {"method", d.method},
+                                  {"total", d.read + d.write}, {"read", d.read},
+                                  {"write", d.write}};
+      if (d.mq) {
+        e["hw_queues"] = d.hw_queues;
+        e["tag_depth"] = d.tag_depth;
+        e["busy_tags"] = d.busy_tags;
+      }
+      if (d.driver_in_flight) e["driver_in_flight"] = *d.driver_in_flight;
+      a.push_back(e);
+    }
+    j["columns"] = r.sync_columns ? "ASYNC/SYNC" : "READ/WRITE";
+    return j;
+  }
   if (!r.resources) {
     auto chr = nlohmann::ordered_json::array(), blk = nlohmann::ordered_json::array();
     for (const CharDev& c : r.chrdevs) {

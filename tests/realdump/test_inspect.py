@@ -131,6 +131,65 @@ class Inspect(unittest.TestCase):
                 self.assertEqual([x["name"] for x in devices], guest)
                 lo = next(x for x in devices if x["name"] == "lo")
                 self.assertEqual(lo["ipv4"], ["127.0.0.1"])
+                self.assertEqual(lo["ipv6"], ["::1"])  # the guests run with IPv6 on
+                text = run([d / FORM, "-c", "net"]).stdout.splitlines()
+                self.assertEqual(text[1], f"{int(lo['net_device'], 16):016x}  lo         127.0.0.1, ::1")
+
+    def test_net_text_equals_crash(self):
+        # crash 8.0.2 prints NAME 6 wide and no IPv6; crash 8.1+ (whose layout coroner follows)
+        # widens NAME to 10 and appends the IPv6 addresses, which are checked above.
+        for d in self.dirs:
+            if d.name not in CRASH_COMMANDS:
+                continue
+            with self.subTest(kernel=d.name):
+                theirs = lines(crash_commands(d, ["net"]))
+                devices = coroner_json(d, "net", "vmcore.kdump-zlib")["devices"]
+                expect = [theirs[0].replace("NAME   ", "NAME       ")]
+                for line, dev in zip(theirs[1:], devices):
+                    addr, name, ips = line[:16], line[18:25].rstrip(), line[25:]
+                    expect.append(f"{addr}  {name:<10} {', '.join(filter(None, [ips] + dev['ipv6']))}")
+                self.assertEqual(len(theirs), len(devices) + 1)
+                self.assertEqual(lines(run([d / "vmcore.kdump-zlib", "-c", "net"]).stdout), expect)
+
+    def test_arp_cache_equals_proc_net_arp(self):
+        for d in self.dirs:
+            with self.subTest(kernel=d.name):
+                head, *rows = (d / "guest-view/net-arp.txt").read_text().splitlines()
+                self.assertTrue(head.startswith("IP address"))
+                guest = [(f[0], f[3], f[5]) for f in (r.split() for r in rows)]
+                arp = coroner_json(d, "net -a")
+                self.assertEqual([(e["ip"], e["hw_address"], e["device"]) for e in arp["entries"]], guest)
+                # The walk read the real table: arp_tbl's address, its nht, and the hash table's
+                # shift and bucket array as coroner's struct command shows them (BTF's layout).
+                sym = run([d / FORM, "-c", "sym arp_tbl"]).stdout.split()
+                self.assertEqual(int(sym[0], 16), int(arp["arp_tbl"], 16))
+                nht = run([d / FORM, "-c", "struct neigh_table.nht arp_tbl"]).stdout
+                self.assertEqual(int(re.search(r"nht = (0x[0-9a-f]+)", nht).group(1), 16), int(arp["nht"], 16))
+                member = "hash_heads" if d.name.startswith("7.") else "hash_buckets"  # hlists since 6.13
+                self.assertEqual(arp["bucket_member"], member)
+                body = run([d / FORM, "-c", f"struct neigh_hash_table {arp['nht']}"]).stdout
+                self.assertEqual(int(re.search(r"hash_shift = (\d+)", body).group(1)), arp["hash_shift"])
+                self.assertEqual(int(re.search(member + r" = (0x[0-9a-f]+)", body).group(1), 16),
+                                 int(arp["buckets"], 16))
+                self.assertEqual(arp["bucket_count"], 1 << arp["hash_shift"])
+                self.assertEqual(arp["key_len"], 4)
+                self.assertEqual(run([d / FORM, "-c", "net -a"]).stdout, "")  # crash: no heading when empty
+
+    def test_arp_text_and_table_equal_crash(self):
+        for d in self.dirs:
+            if d.name not in CRASH_COMMANDS:
+                continue
+            with self.subTest(kernel=d.name):
+                out = crash_commands(d, ["net -a", "p arp_tbl.nht", "p/x arp_tbl.nht->hash_shift",
+                                         "p arp_tbl.nht->hash_buckets"])
+                out = [l for l in out.splitlines() if l.strip() and not l.startswith("WARNING")]
+                arp = coroner_json(d, "net -a", "vmcore.kdump-zlib")
+                # net -a printed nothing (empty cache), then the three values.
+                self.assertEqual(len(out), 3, out)
+                self.assertEqual(int(out[0].split()[-1], 16), int(arp["nht"], 16))
+                self.assertEqual(int(out[1].split()[-1], 16), arp["hash_shift"])
+                self.assertEqual(int(out[2].split()[-1], 16), int(arp["buckets"], 16))
+                self.assertEqual(run([d / "vmcore.kdump-zlib", "-c", "net -a"]).stdout, "")
 
     def test_net_sockets_of_the_helper_equal_proc_net(self):
         def inet(hexaddr):
