@@ -251,7 +251,7 @@ const std::map<std::string, std::pair<Handler, const char*>>& Commands() {
       {"dis", {Make(RunDis, RenderDisText, RenderDisJson),
                "disassemble: dis [-r|-f] [-l] SYMBOL|ADDR|SYMBOL+OFF [COUNT]"}},
       {"mount", {Make(RunMount, RenderMountText, RenderMountJson), "mounted filesystems: mount"}},
-      {"dev", {Make(RunDev, RenderDevText, RenderDevJson), "devices: dev (character and block devices), dev -i (I/O port and memory resources)"}},
+      {"dev", {Make(RunDev, RenderDevText, RenderDevJson), "devices: dev (character and block devices), dev -i (I/O port and memory resources), dev -d/-D (disk I/O in flight)"}},
       {"swap", {Make(RunSwap, RenderSwapText, RenderSwapJson), "swap devices: swap"}},
       {"files", {[](const Session& s, const Args& a, bool json) -> Result<std::string> {
                    if (!a.empty() && a[0] == "-d") {
