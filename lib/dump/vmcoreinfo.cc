@@ -78,7 +78,15 @@ Vmcoreinfo ParseVmcoreinfo(std::string_view text, Diagnostics& diag) {
       } else if (kind == "LENGTH") {
         if (auto v = ParseNumber<uint64_t>(value, 10)) vi.lengths[name] = *v; else bad();
       } else if (kind == "NUMBER") {
-        if (auto v = ParseNumber<int64_t>(value, 10)) vi.numbers[name] = *v; else bad();
+        // Decimal as VMCOREINFO_NUMBER prints it; some (x86's VMALLOC_START since 6.x) are
+        // printed "0x%lx", a 64-bit pattern kept as its int64_t bits.
+        if (value.starts_with("0x")) {
+          if (auto v = ParseNumber<uint64_t>(value.substr(2), 16)) vi.numbers[name] = static_cast<int64_t>(*v); else bad();
+        } else if (auto v = ParseNumber<int64_t>(value, 10)) {
+          vi.numbers[name] = *v;
+        } else {
+          bad();
+        }
       } else {
         vi.others.emplace_back(std::string(key), std::string(value));
       }

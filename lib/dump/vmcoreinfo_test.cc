@@ -38,6 +38,15 @@ TEST(Vmcoreinfo, ParsesTypedEntries) {
   EXPECT_EQ(vi.entries.size(), 12u);
 }
 
+TEST(Vmcoreinfo, HexNumbers) {
+  // 6.12 and 7.2 write x86's VMALLOC_START in hexadecimal (seen on the test dumps).
+  Diagnostics diag;
+  Vmcoreinfo vi = ParseVmcoreinfo("NUMBER(VMALLOC_START)=0xffffd40e40000000\nNUMBER(bad)=0x\n", diag);
+  EXPECT_EQ(static_cast<uint64_t>(*vi.Number("VMALLOC_START")), 0xffffd40e40000000u);
+  EXPECT_FALSE(vi.Number("bad"));
+  EXPECT_EQ(diag.warnings().size(), 1u);
+}
+
 TEST(Vmcoreinfo, BadLinesAreReportedNotFatal) {
   Diagnostics diag;
   Vmcoreinfo vi = ParseVmcoreinfo("garbage\nSYMBOL(x)=zz\nPAGESIZE=4096\n", diag);
