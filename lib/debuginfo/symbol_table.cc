@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 
+#include "lib/base/byte_reader.h"
+
 namespace coroner {
 namespace {
 
@@ -82,10 +84,14 @@ void SymbolTable::Builder::Reserve(size_t symbols, size_t name_bytes) {
   names_.reserve(name_bytes);
 }
 
+void SymbolTable::Builder::Add(const Symbol& s) {
+  Add(s.name, s.address, s.type, s.has_size ? std::optional<uint64_t>(s.size) : std::nullopt, s.percpu, s.module);
+  entries_.back().extent = s.extent;
+}
+
 void SymbolTable::Builder::AddAll(const SymbolTable& other) {
-  for (const Symbol& s : other.symbols()) {
-    Add(s.name, s.address, s.type, s.has_size ? std::optional<uint64_t>(s.size) : std::nullopt, s.percpu, s.module);
-  }
+  for (const Symbol& s : other.symbols()) Add(s);
+  if (!other.scope().empty()) scope_ = other.scope();
 }
 
 void SymbolTable::Builder::Add(std::string_view name, uint64_t address, char type,
@@ -94,6 +100,7 @@ void SymbolTable::Builder::Add(std::string_view name, uint64_t address, char typ
   e.address = address;
   e.size = size.value_or(0);
   e.has_size = size.has_value();
+  e.extent = 0;
   e.name_offset = static_cast<uint32_t>(names_.size());
   e.name_length = static_cast<uint32_t>(name.size());
   e.type = type;
@@ -107,6 +114,7 @@ void SymbolTable::Builder::Add(std::string_view name, uint64_t address, char typ
 
 SymbolTable SymbolTable::Builder::Build() && {
   SymbolTable t;
+  t.scope_ = std::move(scope_);
   t.names_ = std::move(names_);
   const char* base = t.names_.data();
   t.symbols_.reserve(entries_.size());
@@ -118,6 +126,7 @@ SymbolTable SymbolTable::Builder::Build() && {
     s.has_size = e.has_size;
     s.type = e.type;
     s.percpu = e.percpu;
+    s.extent = e.extent;
     if (e.module_length) s.module = std::string_view(base + e.module_offset, e.module_length);
     t.symbols_.push_back(s);
   }
@@ -167,6 +176,7 @@ std::vector<const Symbol*> SymbolTable::Lookup(std::string_view name) const {
   std::vector<const Symbol*> out;
   for (auto it = lo; it != by_name_.end() && symbols_[*it].name == name; ++it) {
     out.push_back(&symbols_[*it]);
+    MarkAt(out.back());
   }
   return out;
 }
@@ -176,19 +186,40 @@ const Symbol* SymbolTable::Find(std::string_view name) const {
       std::lower_bound(by_name_.begin(), by_name_.end(), name,
                        [this](uint32_t i, std::string_view n) { return symbols_[i].name < n; });
   if (lo == by_name_.end() || symbols_[*lo].name != name) return nullptr;
+  MarkAt(&symbols_[*lo]);
   return &symbols_[*lo];
 }
 
 Result<uint64_t> SymbolTable::AddressOf(std::string_view name) const {
   const Symbol* s = Find(name);
-  if (!s) return Error(ErrorCode::kNotFound, fmt::format("no symbol {}", name));
+  if (!s) {
+    if (!scope_.empty()) return Error(ErrorCode::kNotFound, fmt::format("no symbol {} ({})", name, scope_));
+    return Error(ErrorCode::kNotFound, fmt::format("no symbol {}", name));
+  }
   return s->address;
+}
+
+void SymbolTable::RecordUse(std::vector<bool>* marks) const {
+  use_ = marks;
+  if (use_) use_->resize(symbols_.size());
+}
+
+void SymbolTable::Mark(size_t index) const {
+  if (!use_ || index >= symbols_.size()) return;
+  // The whole group at that address: a subset then prefers among them as this table does.
+  uint64_t at = symbols_[index].address;
+  size_t lo = index, hi = index + 1;
+  while (lo > 0 && symbols_[lo - 1].address == at) --lo;
+  while (hi < symbols_.size() && symbols_[hi].address == at) ++hi;
+  for (size_t i = lo; i < hi; ++i) (*use_)[i] = true;
 }
 
 size_t SymbolTable::LowerBound(uint64_t address) const {
   auto it = std::lower_bound(symbols_.begin(), symbols_.end(), address,
                              [](const Symbol& s, uint64_t a) { return s.address < a; });
-  return static_cast<size_t>(it - symbols_.begin());
+  size_t i = static_cast<size_t>(it - symbols_.begin());
+  if (use_) Mark(i);
+  return i;
 }
 
 std::optional<SymbolMatch> SymbolTable::LookupAddress(uint64_t address) const {
@@ -199,6 +230,9 @@ std::optional<SymbolMatch> SymbolTable::LookupAddress(uint64_t address) const {
   // First (preferred) symbol of the group at that address.
   auto first = std::lower_bound(symbols_.begin(), it, at,
                                 [](const Symbol& s, uint64_t a) { return s.address < a; });
+  // A subset knows nothing past a kept symbol's extent (the next symbol there is not kept).
+  if (first->extent != 0 && address - at >= first->extent) return std::nullopt;
+  MarkAt(&*first);
   SymbolMatch m;
   m.symbol = &*first;
   m.offset = address - at;
@@ -216,6 +250,10 @@ std::optional<SymbolMatch> SymbolTable::LookupAddress(uint64_t address) const {
 }
 
 std::optional<uint64_t> SymbolTable::DistanceToNext(const Symbol& symbol) const {
+  if (symbol.extent != 0) {
+    if (symbol.extent == Symbol::kLastSymbol) return std::nullopt;
+    return symbol.extent;
+  }
   auto it = std::upper_bound(symbols_.begin(), symbols_.end(), symbol.address,
                              [](uint64_t a, const Symbol& s) { return a < s.address; });
   if (it == symbols_.end()) return std::nullopt;
@@ -230,8 +268,97 @@ std::vector<const Symbol*> SymbolTable::WithPrefix(std::string_view prefix, size
   for (auto it = lo; it != by_name_.end() && out.size() < limit; ++it) {
     if (!symbols_[*it].name.starts_with(prefix)) break;
     out.push_back(&symbols_[*it]);
+    MarkAt(out.back());
   }
   return out;
+}
+
+namespace {
+constexpr uint32_t kSubsetMagic = 0x4d595343;  // "CSYM"
+constexpr uint32_t kSubsetVersion = 1;
+constexpr size_t kMaxSubsetSymbols = 1u << 22;
+
+void PutLE(std::vector<std::byte>& out, uint64_t v, size_t n) {
+  for (size_t i = 0; i < n; ++i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
+}
+}  // namespace
+
+// Layout (little-endian): magic u32, version u32, count u32, then per symbol: address u64,
+// extent u64, type u8, flags u8 (1 = per-CPU), name length u16, the name's bytes.
+std::vector<std::byte> WriteSymbolSubset(const SymbolTable& table, const std::vector<bool>& keep) {
+  std::vector<std::byte> out;
+  std::vector<const Symbol*> kept;
+  auto all = table.symbols();
+  for (size_t i = 0; i < all.size() && i < keep.size(); ++i) {
+    if (keep[i] && all[i].module.empty()) kept.push_back(&all[i]);
+  }
+  PutLE(out, kSubsetMagic, 4);
+  PutLE(out, kSubsetVersion, 4);
+  PutLE(out, kept.size(), 4);
+  for (const Symbol* s : kept) {
+    uint64_t extent = s->extent;
+    if (extent == 0) extent = table.DistanceToNext(*s).value_or(Symbol::kLastSymbol);
+    PutLE(out, s->address, 8);
+    PutLE(out, extent, 8);
+    PutLE(out, static_cast<unsigned char>(s->type), 1);
+    PutLE(out, s->percpu ? 1 : 0, 1);
+    size_t n = std::min<size_t>(s->name.size(), 0xffff);
+    PutLE(out, n, 2);
+    for (size_t i = 0; i < n; ++i) out.push_back(static_cast<std::byte>(s->name[i]));
+  }
+  return out;
+}
+
+Result<SymbolTable> ReadSymbolSubset(std::span<const std::byte> bytes, std::string scope) {
+  ByteReader r(bytes, Endian::kLittle);
+  CORONER_TRY(uint32_t magic, r.U32());
+  CORONER_TRY(uint32_t version, r.U32());
+  if (magic != kSubsetMagic || version != kSubsetVersion) {
+    return Error(ErrorCode::kBadData, fmt::format("symbol subset: magic {:#x} version {} (want {:#x} version {})",
+                                                  magic, version, kSubsetMagic, kSubsetVersion));
+  }
+  CORONER_TRY(uint32_t count, r.U32());
+  if (count > kMaxSubsetSymbols || count > r.remaining() / 20) {
+    return Error(ErrorCode::kBadData, fmt::format("symbol subset: {} symbols in {} bytes", count, r.remaining()));
+  }
+  SymbolTable::Builder b;
+  b.set_scope(std::move(scope));
+  uint64_t last = 0;
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint64_t at = r.offset();
+    CORONER_TRY(uint64_t address, r.U64());
+    CORONER_TRY(uint64_t extent, r.U64());
+    CORONER_TRY(uint8_t type, r.U8());
+    CORONER_TRY(uint8_t flags, r.U8());
+    CORONER_TRY(uint16_t len, r.U16());
+    CORONER_TRY(auto name, r.Bytes(len));
+    // In table order, each reaching no further than the next symbol of the whole table.
+    if (address < last || extent == 0 || (extent != Symbol::kLastSymbol && address + extent < address) ||
+        type < 0x20 || type > 0x7e || flags > 1 || len == 0) {
+      return Error(ErrorCode::kBadData, fmt::format("symbol subset: bad symbol at offset {} (address {:#x}, extent "
+                                                    "{:#x}, type {:#x}, flags {:#x}, name length {})",
+                                                    at, address, extent, type, flags, len));
+    }
+    last = address;
+    Symbol s;
+    s.name = std::string_view(reinterpret_cast<const char*>(name.data()), name.size());
+    s.address = address;
+    s.type = static_cast<char>(type);
+    s.percpu = flags & 1;
+    s.extent = extent;
+    b.Add(s);
+  }
+  if (!r.empty()) return Error(ErrorCode::kBadData, fmt::format("symbol subset: {} bytes after the last symbol", r.remaining()));
+  return std::move(b).Build();
+}
+
+std::string WithScope(const SymbolTable& table, std::string message) {
+  if (!table.scope().empty()) {
+    message += " (";
+    message += table.scope();
+    message += ")";
+  }
+  return message;
 }
 
 }  // namespace coroner

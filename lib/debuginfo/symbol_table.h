@@ -37,6 +37,11 @@ struct Symbol {
   char type = '?';        // nm / kallsyms type letter
   bool percpu = false;    // lives in the per-CPU area ([__per_cpu_start, __per_cpu_end))
   std::string_view module;  // the module it belongs to; empty for the kernel image
+  // In a subset table (a triage file's): how far the symbol reaches, i.e. the distance to the
+  // next symbol of the whole table it was taken from (kLastSymbol for that table's last);
+  // addresses past it are not known here. 0 in a complete table.
+  uint64_t extent = 0;
+  static constexpr uint64_t kLastSymbol = ~uint64_t{0};
 
   // nm's convention: upper-case letters are global (or weak) symbols.
   bool IsGlobal() const { return type >= 'A' && type <= 'Z'; }
@@ -63,8 +68,13 @@ class SymbolTable {
     void Add(std::string_view name, uint64_t address, char type,
              std::optional<uint64_t> size = std::nullopt, bool percpu = false,
              std::string_view module = {});
-    // Adds every symbol of another table (to extend the kernel's with modules').
+    // Adds a copy of one symbol (its extent too).
+    void Add(const Symbol& s);
+    // Adds every symbol of another table (to extend the kernel's with modules'); a subset
+    // table's scope comes along.
     void AddAll(const SymbolTable& other);
+    // Marks the table as a subset: what it lacks is explained by `scope` (see scope()).
+    void set_scope(std::string scope) { scope_ = std::move(scope); }
     size_t size() const { return entries_.size(); }
     // Sorts and indexes. O(n log n); the builder is consumed.
     SymbolTable Build() &&;
@@ -77,12 +87,14 @@ class SymbolTable {
       uint32_t name_length;
       uint32_t module_offset;
       uint32_t module_length;
+      uint64_t extent;
       char type;
       bool has_size;
       bool percpu;
     };
     std::vector<char> names_;
     std::vector<Entry> entries_;
+    std::string scope_;
   };
 
   SymbolTable() = default;
@@ -123,10 +135,35 @@ class SymbolTable {
   std::vector<const Symbol*> WithPrefix(std::string_view prefix,
                                         size_t limit = std::numeric_limits<size_t>::max()) const;
 
+  // Empty for a complete table. For a subset (a triage file keeps only the symbols its
+  // analysis used) why symbols are missing; lookups by address answer only within the kept
+  // symbols' extents, and name lookups that fail say this.
+  const std::string& scope() const { return scope_; }
+
+  // While `marks` is set, every lookup marks the symbols it answers with (marks[i] for
+  // symbols()[i], and every symbol at the same address), so that a subset can keep exactly
+  // them; nullptr stops recording. Iterating symbols() is not recorded.
+  void RecordUse(std::vector<bool>* marks) const;
+
  private:
+  void Mark(size_t index) const;
+  void MarkAt(const Symbol* s) const { if (use_) Mark(static_cast<size_t>(s - symbols_.data())); }
+
   std::vector<char> names_;        // every name, back to back (stable storage)
   std::vector<Symbol> symbols_;    // address order
   std::vector<uint32_t> by_name_;  // indexes into symbols_, name order
+  std::string scope_;
+  mutable std::vector<bool>* use_ = nullptr;
 };
+
+// A subset of a table as bytes (a triage file's CORONER note type 3): `keep` (symbols of
+// `table`, the kernel's own) with their extents in `table`, in table order.
+std::vector<std::byte> WriteSymbolSubset(const SymbolTable& table, const std::vector<bool>& keep);
+// Reads such bytes back (untrusted: every length and order is checked) into a subset table
+// whose scope() is `scope`.
+Result<SymbolTable> ReadSymbolSubset(std::span<const std::byte> bytes, std::string scope);
+
+// `message`, followed by " (scope)" when `table` is a subset: a lookup that fails there says why.
+std::string WithScope(const SymbolTable& table, std::string message);
 
 }  // namespace coroner

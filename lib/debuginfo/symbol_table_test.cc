@@ -184,5 +184,62 @@ TEST(SymbolTable, NamesSurviveMove) {
   EXPECT_EQ(v[0].Find("jiffies")->name, "jiffies");
 }
 
+TEST(SymbolSubset, KeepsTheUsedSymbolsWithTheirExtents) {
+  SymbolTable t = Sample();
+  std::vector<bool> marks;
+  t.RecordUse(&marks);
+  ASSERT_TRUE(t.Find("schedule"));
+  auto hit = t.LookupAddress(0xffffffff81000404);  // x+4: marks x and __x (one address)
+  ASSERT_TRUE(hit && hit->symbol);
+  t.RecordUse(nullptr);
+  EXPECT_TRUE(t.Find("jiffies"));  // not recorded any more
+
+  auto bytes = WriteSymbolSubset(t, marks);
+  auto sub = ReadSymbolSubset(bytes, "kept only what was used");
+  ASSERT_TRUE(sub.has_value()) << sub.error().message();
+  EXPECT_EQ(sub->scope(), "kept only what was used");
+  EXPECT_EQ(sub->size(), 3u);
+  ASSERT_TRUE(sub->Find("schedule"));
+  EXPECT_EQ(sub->Find("schedule")->address, 0xffffffff81cc3500u);
+  EXPECT_EQ(sub->Find("schedule")->type, 'T');
+  EXPECT_TRUE(sub->Find("__x"));
+  EXPECT_FALSE(sub->Find("jiffies"));
+  // schedule reaches to the next symbol of the whole table (jiffies): inside, it answers...
+  auto in = sub->LookupAddress(0xffffffff81cc3510);
+  ASSERT_TRUE(in && in->symbol);
+  EXPECT_EQ(in->symbol->name, "schedule");
+  EXPECT_EQ(in->offset, 0x10u);
+  // ...past it (where the whole table has jiffies), it does not guess schedule+N.
+  EXPECT_FALSE(sub->LookupAddress(0xffffffff82c079c8));
+  // x reaches to "sized" at ...500, not to schedule.
+  EXPECT_TRUE(sub->LookupAddress(0xffffffff810004ff));
+  EXPECT_FALSE(sub->LookupAddress(0xffffffff81000500));
+
+  auto missing = sub->AddressOf("jiffies");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_NE(missing.error().message().find("kept only what was used"), std::string::npos);
+  EXPECT_EQ(WithScope(*sub, "no jiffies"), "no jiffies (kept only what was used)");
+  EXPECT_EQ(WithScope(t, "no jiffies"), "no jiffies");
+}
+
+TEST(SymbolSubset, RejectsBadBytes) {
+  SymbolTable t = Sample();
+  std::vector<bool> keep(t.size(), true);
+  auto bytes = WriteSymbolSubset(t, keep);
+  ASSERT_TRUE(ReadSymbolSubset(bytes, "s").has_value());
+  // Every truncation is an error, never a shorter table.
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(ReadSymbolSubset(std::span(bytes).first(n), "s").has_value()) << n;
+  }
+  auto bad_magic = bytes;
+  bad_magic[0] = std::byte{'X'};
+  EXPECT_FALSE(ReadSymbolSubset(bad_magic, "s").has_value());
+  auto trailing = bytes;
+  trailing.push_back(std::byte{0});
+  auto r = ReadSymbolSubset(trailing, "s");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message().find("after the last symbol"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace coroner
