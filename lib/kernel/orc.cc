@@ -6,6 +6,8 @@
 #include <cstring>
 #include <numeric>
 
+#include "lib/base/byte_reader.h"
+
 namespace coroner {
 namespace {
 
@@ -178,15 +180,158 @@ std::optional<OrcEntry> OrcTable::FindIn(const Segment& seg, uint64_t ip) const 
   if (seg.ips.empty() || ip < seg.ips.front() || ip < seg.start || ip >= seg.end) return std::nullopt;
   auto it = std::upper_bound(seg.ips.begin(), seg.ips.end(), ip);
   size_t i = static_cast<size_t>(it - seg.ips.begin()) - 1;
-  return Decode(&seg.entries[i * kEntrySize]);
+  OrcEntry e = Decode(&seg.entries[i * kEntrySize]);
+  if (use_) {
+    // Within the text the table covers (a module's table also has its init text's entries).
+    uint64_t end = it == seg.ips.end() ? seg.end : std::min(*it, seg.end);
+    use_->push_back({std::max(seg.ips[i], seg.start), end, e});
+  }
+  return e;
 }
 
 std::optional<OrcEntry> OrcTable::Find(uint64_t ip) const {
+  if (subset_) {
+    auto it = std::upper_bound(ranges_.begin(), ranges_.end(), ip,
+                               [](uint64_t a, const OrcRange& r) { return a < r.start; });
+    if (it == ranges_.begin() || ip >= std::prev(it)->end) return std::nullopt;
+    return std::prev(it)->entry;
+  }
   if (ip < kernel_.end) return FindIn(kernel_, ip);
   auto it = std::upper_bound(modules_.begin(), modules_.end(), ip,
                              [](uint64_t a, const Segment& m) { return a < m.start; });
   if (it == modules_.begin()) return std::nullopt;
   return FindIn(*std::prev(it), ip);
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> OrcTable::Coverage() const {
+  if (subset_) return coverage_;
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  if (!kernel_.ips.empty()) out.emplace_back(kernel_.start, kernel_.end);
+  for (const Segment& m : modules_) out.emplace_back(m.start, m.end);
+  return out;
+}
+
+bool OrcTable::Covers(uint64_t ip) const {
+  for (const auto& [start, end] : Coverage()) {
+    if (ip >= start && ip < end) return true;
+  }
+  return false;
+}
+
+OrcTable OrcTable::FromRanges(std::vector<OrcRange> ranges, std::vector<std::pair<uint64_t, uint64_t>> coverage,
+                              bool new_layout, std::string numbering) {
+  OrcTable t;
+  t.subset_ = true;
+  t.coverage_ = std::move(coverage);
+  t.new_layout_ = new_layout;
+  t.numbering_ = std::move(numbering);
+  t.ranges_ = std::move(ranges);
+  return t;
+}
+
+namespace {
+constexpr uint32_t kSubsetMagic = 0x43524f43;  // "CORC"
+constexpr uint32_t kSubsetVersion = 1;
+constexpr size_t kSubsetEntryBytes = 24;
+
+void PutLE(std::vector<std::byte>& out, uint64_t v, size_t n) {
+  for (size_t i = 0; i < n; ++i) out.push_back(static_cast<std::byte>(v >> (8 * i)));
+}
+}  // namespace
+
+// Layout (little-endian): magic u32, version u32, flags u32 (1 = the 6.4+ layout), count u32,
+// numbering length u16 and its text, the coverage (segment count u32, then start u64, end u64
+// each), then per range: start u64, end u64, sp_offset i16,
+// bp_offset i16, sp_reg u8, bp_reg u8, type u8, signal u8 (the decoded entry, so no layout or
+// register numbering needs telling apart again).
+std::vector<std::byte> WriteOrcSubset(const OrcTable& table, std::vector<OrcRange> recorded) {
+  std::sort(recorded.begin(), recorded.end(), [](const OrcRange& a, const OrcRange& b) { return a.start < b.start; });
+  recorded.erase(std::unique(recorded.begin(), recorded.end(),
+                             [](const OrcRange& a, const OrcRange& b) { return a.start == b.start; }),
+                 recorded.end());
+  std::vector<std::byte> out;
+  PutLE(out, kSubsetMagic, 4);
+  PutLE(out, kSubsetVersion, 4);
+  PutLE(out, table.new_layout() ? 1 : 0, 4);
+  PutLE(out, recorded.size(), 4);
+  const std::string& n = table.register_numbering();
+  PutLE(out, std::min<size_t>(n.size(), 0xffff), 2);
+  for (size_t i = 0; i < n.size() && i < 0xffff; ++i) out.push_back(static_cast<std::byte>(n[i]));
+  auto coverage = table.Coverage();
+  PutLE(out, coverage.size(), 4);
+  for (const auto& [start, end] : coverage) {
+    PutLE(out, start, 8);
+    PutLE(out, end, 8);
+  }
+  for (const OrcRange& r : recorded) {
+    PutLE(out, r.start, 8);
+    PutLE(out, r.end, 8);
+    PutLE(out, static_cast<uint16_t>(r.entry.sp_offset), 2);
+    PutLE(out, static_cast<uint16_t>(r.entry.bp_offset), 2);
+    PutLE(out, static_cast<uint8_t>(r.entry.sp_reg), 1);
+    PutLE(out, static_cast<uint8_t>(r.entry.bp_reg), 1);
+    PutLE(out, static_cast<uint8_t>(r.entry.type), 1);
+    PutLE(out, r.entry.signal ? 1 : 0, 1);
+  }
+  return out;
+}
+
+Result<OrcTable> ReadOrcSubset(std::span<const std::byte> bytes) {
+  ByteReader r(bytes, Endian::kLittle);
+  CORONER_TRY(uint32_t magic, r.U32());
+  CORONER_TRY(uint32_t version, r.U32());
+  if (magic != kSubsetMagic || version != kSubsetVersion) {
+    return Error(ErrorCode::kBadData, fmt::format("ORC subset: magic {:#x} version {} (want {:#x} version {})", magic,
+                                                  version, kSubsetMagic, kSubsetVersion));
+  }
+  CORONER_TRY(uint32_t flags, r.U32());
+  CORONER_TRY(uint32_t count, r.U32());
+  CORONER_TRY(uint16_t name_len, r.U16());
+  CORONER_TRY(auto name, r.Bytes(name_len));
+  CORONER_TRY(uint32_t segments, r.U32());
+  if (segments > r.remaining() / 16) {
+    return Error(ErrorCode::kBadData, fmt::format("ORC subset: {} text segments in {} bytes", segments, r.remaining()));
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> coverage;
+  for (uint32_t i = 0; i < segments; ++i) {
+    CORONER_TRY(uint64_t start, r.U64());
+    CORONER_TRY(uint64_t end, r.U64());
+    if (end <= start) return Error(ErrorCode::kBadData, fmt::format("ORC subset: text segment {:#x}..{:#x}", start, end));
+    coverage.emplace_back(start, end);
+  }
+  if (flags > 1 || count > kMaxEntries || r.remaining() != uint64_t{count} * kSubsetEntryBytes) {
+    return Error(ErrorCode::kBadData, fmt::format("ORC subset: flags {:#x}, {} ranges in {} bytes", flags, count,
+                                                  r.remaining()));
+  }
+  std::vector<OrcRange> ranges;
+  ranges.reserve(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint64_t at = r.offset();
+    OrcRange o;
+    CORONER_TRY(o.start, r.U64());
+    CORONER_TRY(o.end, r.U64());
+    CORONER_TRY(uint16_t sp_offset, r.U16());
+    CORONER_TRY(uint16_t bp_offset, r.U16());
+    CORONER_TRY(uint8_t sp_reg, r.U8());
+    CORONER_TRY(uint8_t bp_reg, r.U8());
+    CORONER_TRY(uint8_t type, r.U8());
+    CORONER_TRY(uint8_t signal, r.U8());
+    bool reg_ok = [](uint8_t v) { return v <= 9 || v == 15; }(sp_reg) && (bp_reg <= 9 || bp_reg == 15);
+    if (o.end <= o.start || (!ranges.empty() && o.start < ranges.back().end) || !reg_ok ||
+        type > static_cast<uint8_t>(OrcType::kRegsPartial) || signal > 1) {
+      return Error(ErrorCode::kBadData, fmt::format("ORC subset: bad range at offset {} ({:#x}..{:#x}, registers {} {}, "
+                                                    "type {}, signal {})", at, o.start, o.end, sp_reg, bp_reg, type, signal));
+    }
+    o.entry.sp_offset = static_cast<int16_t>(sp_offset);
+    o.entry.bp_offset = static_cast<int16_t>(bp_offset);
+    o.entry.sp_reg = static_cast<OrcReg>(sp_reg);
+    o.entry.bp_reg = static_cast<OrcReg>(bp_reg);
+    o.entry.type = static_cast<OrcType>(type);
+    o.entry.signal = signal != 0;
+    ranges.push_back(o);
+  }
+  return OrcTable::FromRanges(std::move(ranges), std::move(coverage), flags & 1,
+                              std::string(reinterpret_cast<const char*>(name.data()), name.size()));
 }
 
 }  // namespace coroner

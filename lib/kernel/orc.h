@@ -18,12 +18,18 @@
 //   CORONER_TRY(OrcTable orc, OrcTable::Load(kernel));
 //   for (const ModuleInfo& m : modules) orc.AddModule(kernel, m.module, m.base, m.base + m.text_size);
 //   std::optional<OrcEntry> e = orc.Find(ip);
+//
+// A triage file keeps only the entries its analysis looked up (RecordUse, WriteOrcSubset), as
+// a CORONER note; ReadOrcSubset makes a table of just those, whose Find answers only for the
+// ip ranges kept (subset() says so, for messages).
 #pragma once
 
 #include <cstdint>
 #include <array>
 #include <optional>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lib/kernel/kernel.h"
@@ -45,6 +51,13 @@ struct OrcEntry {
   OrcReg bp_reg = OrcReg::kUndefined;
   OrcType type = OrcType::kUndefined;
   bool signal = false;  // the next lookup uses ip, not ip - 1 (6.4+; REGS frames before)
+};
+
+// The ips [start, end) one entry covers: from its table ip to the next higher one (or the end of
+// the text its table covers).
+struct OrcRange {
+  uint64_t start = 0, end = 0;
+  OrcEntry entry;
 };
 
 class OrcTable {
@@ -72,6 +85,18 @@ class OrcTable {
   // Decodes one raw 6-byte entry (exposed for tests).
   OrcEntry Decode(const uint8_t* raw) const;
 
+  // While `ranges` is set, every Find that answers appends the range it answered from (with
+  // repeats); nullptr stops recording.
+  void RecordUse(std::vector<OrcRange>* ranges) const { use_ = ranges; }
+  // A table of only these ranges (a triage file's): Find answers inside them, nullopt elsewhere.
+  static OrcTable FromRanges(std::vector<OrcRange> ranges, std::vector<std::pair<uint64_t, uint64_t>> coverage,
+                             bool new_layout, std::string numbering);
+  bool subset() const { return subset_; }
+  // The text [start, end) the tables cover: the kernel image's and each added module's.
+  std::vector<std::pair<uint64_t, uint64_t>> Coverage() const;
+  // Whether `ip` is in that text (a subset's Find may still have no entry for it).
+  bool Covers(uint64_t ip) const;
+
  private:
   Result<void> DetectRegisters();
   struct Bits {
@@ -86,6 +111,15 @@ class OrcTable {
   Bits sp_reg_, bp_reg_, type_, flag_;  // flag_: `end` (old) or `signal` (new)
   std::array<OrcReg, 16> regs_{};       // raw register number -> meaning
   std::string numbering_;
+  bool subset_ = false;
+  std::vector<OrcRange> ranges_;  // a subset's, by start, not overlapping
+  std::vector<std::pair<uint64_t, uint64_t>> coverage_;  // a subset's Coverage()
+  mutable std::vector<OrcRange>* use_ = nullptr;
 };
+
+// The ranges `recorded` (repeats and all) as bytes (a triage file's CORONER note type 4).
+std::vector<std::byte> WriteOrcSubset(const OrcTable& table, std::vector<OrcRange> recorded);
+// Reads them back (untrusted: counts, order and every field are checked).
+Result<OrcTable> ReadOrcSubset(std::span<const std::byte> bytes);
 
 }  // namespace coroner

@@ -123,7 +123,9 @@ Result<Backtrace> Unwind(const Kernel& k, const OrcTable& orc, const UnwindStart
     uint64_t lookup = signal ? ip : ip - 1;
     std::optional<OrcEntry> e = orc.Find(lookup);
     if (!e) {
-      bt.stopped = fmt::format("no ORC data for {:#x} (not in the kernel image or a loaded module's text)", ip);
+      bt.stopped = fmt::format("no ORC data for {:#x} ({})", ip,
+                               orc.subset() && orc.Covers(lookup) ? "this triage file keeps only the ORC entries its analysis used"
+                                            : "not in the kernel image or a loaded module's text");
       break;
     }
     if (e->type == OrcType::kEndOfStack) break;
