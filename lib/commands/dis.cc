@@ -170,14 +170,14 @@ Result<DisResult> RunDis(const Session& s, const std::vector<std::string>& args)
   } else if (auto plus = target_text.find('+'); plus != std::string::npos) {
     const Symbol* base = syms->Find(target_text.substr(0, plus));
     auto off = ParseNumber(target_text.substr(plus + 1));
-    if (!base || !off) return Error(ErrorCode::kNotFound, fmt::format("symbol not found: {}", target_text));
+    if (!base || !off) return Error(ErrorCode::kNotFound, WithScope(*syms, fmt::format("symbol not found: {}", target_text)));
     address = base->address + *off;
   } else if (auto hex = ParseHex(target_text)) {
     address = *hex;
     auto hit = syms->LookupAddress(address);
     whole_function = hit && hit->symbol && hit->offset == 0 && hit->symbol->IsText();
   } else {
-    return Error(ErrorCode::kNotFound, fmt::format("symbol not found: {}", target_text));
+    return Error(ErrorCode::kNotFound, WithScope(*syms, fmt::format("symbol not found: {}", target_text)));
   }
   std::optional<uint64_t> count;
   if (rest.size() == 2) {

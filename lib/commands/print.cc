@@ -224,7 +224,7 @@ Result<PrintOutput> RunPrint(const Session& s, const std::vector<std::string>& a
       sym = syms->Find(name);
     }
   }
-  if (!sym) return Error(ErrorCode::kNotFound, fmt::format("No symbol \"{}\" in current context.", name));
+  if (!sym) return Error(ErrorCode::kNotFound, WithScope(*syms, fmt::format("No symbol \"{}\" in current context.", name)));
   // name:cpuspec
   std::optional<std::string> cpuspec;
   if (pos < expr.size() && expr[pos] == ':') {

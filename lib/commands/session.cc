@@ -210,6 +210,13 @@ Result<UserMemory> Session::UserMemoryOf(const TaskInfo& t) const {
   return UserMemory(km->paging(), km->physical(), PhysAddr{pgd - page_offset});
 }
 
+const ElfNote* Session::CoronerNote(uint32_t type) const {
+  for (const ElfNote& n : dump_->info.notes) {
+    if (n.name == kCoronerNoteName && n.type == type) return &n;
+  }
+  return nullptr;
+}
+
 Result<const KernelMemory*> Session::RequireKernelMemory() const {
   if (!kmem_) return Error(ErrorCode::kUnsupported, kmem_error_);
   return kmem_.get();
@@ -219,6 +226,17 @@ Result<const SymbolTable*> Session::Symbols() const {
   if (elf_symbols_) return &*elf_symbols_;
   if (kallsyms_) return &kallsyms_->symbols;
   if (kallsyms_error_) return *kallsyms_error_;
+  if (const ElfNote* n = CoronerNote(kCoronerNoteSymbols)) {
+    // A triage file keeps the symbols its analysis used; the kallsyms tables are not in it.
+    auto t = ReadSymbolSubset(n->desc, "this triage file keeps only the symbols its analysis used");
+    if (!t) {
+      kallsyms_error_ = std::move(t).error().WithContext("the triage file's symbols (its CORONER note)");
+      return *kallsyms_error_;
+    }
+    kallsyms_.emplace();
+    kallsyms_->symbols = std::move(*t);
+    return &kallsyms_->symbols;
+  }
   auto km = RequireKernelMemory();
   if (!km) return km.error();
   auto k = ReadKallsyms(**km, *dump_->info.vmcoreinfo);
@@ -299,7 +317,9 @@ Result<uint64_t> Session::ResolveSymbol(std::string_view text) const {
     }
   }
   const Symbol* sym = syms->Find(name);
-  if (!sym) return Error(ErrorCode::kNotFound, fmt::format("symbol not found: {}", name));
+  if (!sym) {
+    return Error(ErrorCode::kNotFound, WithScope(*syms, fmt::format("symbol not found: {}", name)));
+  }
   return sym->address + offset;
 }
 
@@ -324,10 +344,9 @@ Result<const TypeTable*> Session::BtfTypes() const {
   if (types_error_) return *types_error_;
   auto load = [&]() -> Result<TypeTable> {
     // A triage file keeps the types its analysis used, as a BTF subset in a note.
-    for (const ElfNote& n : dump_->info.notes) {
-      if (n.name != kCoronerNoteName || n.type != kCoronerNoteBtf) continue;
+    if (const ElfNote* n = CoronerNote(kCoronerNoteBtf)) {
       btf_is_subset_ = true;
-      auto t = LoadBtfTypes(n.desc);
+      auto t = LoadBtfTypes(n->desc);
       if (!t) return std::move(t).error().WithContext("the triage file's BTF subset (its CORONER note)");
       return t;
     }
@@ -466,6 +485,16 @@ Result<void> Session::SetContext(uint64_t task) const {
 Result<const OrcTable*> Session::Orc() const {
   if (orc_) return &*orc_;
   if (orc_error_) return *orc_error_;
+  if (const ElfNote* n = CoronerNote(kCoronerNoteOrc)) {
+    // A triage file keeps the entries its unwinds used (modules' too); the tables are not in it.
+    auto t = ReadOrcSubset(n->desc);
+    if (!t) {
+      orc_error_ = std::move(t).error().WithContext("the triage file's ORC entries (its CORONER note)");
+      return *orc_error_;
+    }
+    orc_ = std::move(*t);
+    return &*orc_;
+  }
   CORONER_TRY(const Kernel* k, GetKernel());
   auto t = OrcTable::Load(*k);
   if (!t) {
@@ -501,7 +530,11 @@ std::string Session::SourcesDescription() const {
                : "no kernel address space";
   if (elf_symbols_) out += fmt::format("; {} symbols from {}", elf_symbols_->size(), vmlinux_);
   if (dwarf_) out += fmt::format("; types, globals and line numbers from its DWARF");
-  if (kallsyms_) out += fmt::format("; {} symbols from kallsyms in the dump", kallsyms_->symbols.size());
+  if (kallsyms_ && !kallsyms_->symbols.scope().empty()) {
+    out += fmt::format("; the {} symbols this triage file kept", kallsyms_->symbols.size());
+  } else if (kallsyms_) {
+    out += fmt::format("; {} symbols from kallsyms in the dump", kallsyms_->symbols.size());
+  }
   if (types_) out += fmt::format("; {} types from the dump's BTF", types_->size());
   return out;
 }

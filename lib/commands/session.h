@@ -136,6 +136,9 @@ class Session {
   // Where symbols and types come from, for the banner.
   std::string SourcesDescription() const;
 
+  // coroner's own note of this type (elf_notes.h: a triage file's), or nullptr.
+  const ElfNote* CoronerNote(uint32_t type) const;
+
   // --minimal: only commands that need no kernel data-structure walks (see MinimalCommands()).
   void set_minimal(bool m) { minimal_ = m; }
   bool minimal() const { return minimal_; }

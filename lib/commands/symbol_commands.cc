@@ -30,6 +30,10 @@ Result<SymResult> RunSym(const Session& s, const std::vector<std::string>& args)
   if (args.empty()) return Error(ErrorCode::kInvalidArgument, "a symbol or an address is required");
   CORONER_TRY(const SymbolTable* syms, s.AllSymbols());
   SymResult r;
+  if ((args[0] == "-l" || args[0] == "-q") && !syms->scope().empty()) {
+    return Error(ErrorCode::kUnsupported, fmt::format("sym {}: the symbol table is not whole here ({})", args[0],
+                                                      syms->scope()));
+  }
   if (args[0] == "-l") {
     for (const Symbol& sym : syms->symbols()) r.lines.push_back(LineOf(sym));
     return r;
@@ -58,7 +62,7 @@ Result<SymResult> RunSym(const Session& s, const std::vector<std::string>& args)
       continue;
     }
     auto addr = ParseHex(a);
-    if (!addr) return Error(ErrorCode::kNotFound, fmt::format("{}: symbol not found", a));
+    if (!addr) return Error(ErrorCode::kNotFound, WithScope(*syms, fmt::format("{}: symbol not found", a)));
     auto hit = syms->LookupAddress(*addr);
     if (!hit || !hit->symbol) {
       return Error(ErrorCode::kNotFound, fmt::format("{:x}: no symbol at or below this address", *addr));
@@ -165,7 +169,9 @@ Result<uint64_t> StructAddress(const Session& s, const std::string& word, bool p
   if (auto syms = s.AllSymbols()) {
     if (const Symbol* sym = (*syms)->Find(word)) return sym->address;
   }
-  return Error(ErrorCode::kNotFound, fmt::format("symbol not found: {}", word));
+  std::string message = fmt::format("symbol not found: {}", word);
+  if (auto syms = s.AllSymbols()) message = WithScope(**syms, std::move(message));
+  return Error(ErrorCode::kNotFound, std::move(message));
 }
 
 Result<int64_t> ParseSignedCount(const std::string& word) {
@@ -244,9 +250,20 @@ Result<StructResult> RunStruct(const Session& s, const std::vector<std::string>&
     if (r.types->Find(other + " " + type_word)) {
       return Error(ErrorCode::kInvalidArgument, fmt::format("data type mismatch: {} is not a {}", type_word, kind));
     }
-    return Error(ErrorCode::kNotFound, fmt::format("invalid data structure reference: {}", type_word));
+    std::string message = fmt::format("invalid data structure reference: {}", type_word);
+    if (auto kernel = s.GetKernel(); kernel && !(*kernel)->types_scope().empty()) {
+      message += fmt::format(" ({})", (*kernel)->types_scope());
+    }
+    return Error(ErrorCode::kNotFound, std::move(message));
   }
   r.id = *id;
+  if (r.types->Get(r.id).kind == TypeKind::kFwd) {
+    // A triage file's type subset keeps the types its analysis did not use as declarations.
+    if (auto kernel = s.GetKernel(); kernel && !(*kernel)->types_scope().empty()) {
+      return Error(ErrorCode::kNotFound,
+                   fmt::format("{}: only its declaration is here ({})", name, (*kernel)->types_scope()));
+    }
+  }
   // Every member must exist, with or without an address.
   for (const std::string& m : r.members) {
     bool extended = false;

@@ -157,10 +157,10 @@ Result<void> ReadSyscallTable(const Session& s, const std::string& filter, SysRe
     }
   }
   if (!count) {
-    size_t i = syms->LowerBound(table);
-    while (i < syms->symbols().size() && syms->symbols()[i].address <= table) ++i;
-    if (i == syms->symbols().size()) return Error(ErrorCode::kNotFound, "no symbol follows sys_call_table");
-    count = (syms->symbols()[i].address - table) / 8;
+    const Symbol* sym = syms->Find("sys_call_table");
+    auto size = sym ? syms->DistanceToNext(*sym) : std::nullopt;
+    if (!size) return Error(ErrorCode::kNotFound, "no symbol follows sys_call_table");
+    count = *size / 8;
   }
   if (count == 0 || count > 4096) {
     return Error(ErrorCode::kBadData, fmt::format("sys_call_table at {:#x}: {} entries", table, count));

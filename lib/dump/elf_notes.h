@@ -28,6 +28,12 @@ inline constexpr uint32_t kCoronerNoteTriage = 1;
 // Type 2, in a triage file: a BTF blob of just the types its analysis used (the kernel's own
 // BTF pages are left out); coroner reads its types from it.
 inline constexpr uint32_t kCoronerNoteBtf = 2;
+// Type 3: the kernel symbols the analysis used, each with its extent (WriteSymbolSubset); the
+// kallsyms tables' pages are left out.
+inline constexpr uint32_t kCoronerNoteSymbols = 3;
+// Type 4: the ORC entries the unwinds used, decoded, with the ip ranges they cover
+// (WriteOrcSubset); the ORC tables' pages are left out.
+inline constexpr uint32_t kCoronerNoteOrc = 4;
 
 struct ElfNote {
   std::string name;  // without the terminating NUL

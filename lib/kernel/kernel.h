@@ -47,6 +47,8 @@ class Kernel {
   void set_no_types_reason(std::string reason) { no_types_reason_ = std::move(reason); }
   // The types are a part of the kernel's (a triage file's subset): said with every type not found.
   void set_types_scope(std::string scope) { types_scope_ = std::move(scope); }
+  // Why the types may lack one the user asks for (a triage file's subset), or empty.
+  const std::string& types_scope() const { return types_scope_; }
 
   // A structure type by bare name ("task_struct"), or kNotFound.
   Result<TypeId> StructType(std::string_view name) const;

@@ -11,6 +11,14 @@
 // with the header, VMCOREINFO and notes the full dump gets, plus a CORONER note marking the file
 // as a triage file (elf_notes.h): coroner's reader then says "not in this triage file".
 //
+// The commands look up a few hundred of the kernel's symbols, types and ORC entries, but the
+// tables they come from (kallsyms, BTF, ORC) are ~90% of what they read. So the first run
+// records those lookups and the file keeps just them, as CORONER notes (types 2-4: a BTF
+// subset, the symbols with their extents, the decoded ORC entries with their ip ranges). A
+// second run, reading the notes as coroner does when it opens the triage file, records the
+// pages the file holds; its output must equal the first run's, or the file keeps the whole
+// tables instead (TriageStats::subset_problem says why).
+//
 // A layer of its own above lib/commands: lib/collect sits below lib/commands (the page filter
 // needs only lib/kernel), and the triage file needs the commands themselves.
 //
@@ -58,7 +66,11 @@ struct TriageStats {
   uint64_t recorded_pages = 0; // distinct pages read (some may be absent from the input)
   uint64_t bytes = 0;          // size of the file
   uint64_t missing_pages = 0;  // recorded pages whose read failed while writing
-  uint64_t btf_subset_bytes = 0;  // the types the analysis used (a note), for the BTF's pages
+  uint64_t btf_subset_bytes = 0;     // the types the analysis used (a note), for the BTF's pages
+  uint64_t symbol_subset_bytes = 0;  // the symbols it used, for kallsyms' pages
+  uint64_t orc_subset_bytes = 0;     // the ORC entries it used, for the ORC tables' pages
+  // Non-empty when the subsets did not reproduce the analysis (the file then keeps the tables).
+  std::string subset_problem;
   double analysis_seconds = 0;
   double write_seconds = 0;
 };

@@ -418,10 +418,13 @@ void WriteTriage(const Args& a, const Dump& dump) {
       if (p.new_pages) parts.push_back(fmt::format("{} {} ({})", p.name, p.new_pages, Size(p.bytes)));
     }
     fmt::print(stderr, "  pages first read by: {}\n", fmt::join(parts, ", "));
-    if (st->btf_subset_bytes) {
-      fmt::print(stderr, "  types: the {} the analysis used, as a BTF subset (not the kernel's whole BTF)\n",
-                 Size(st->btf_subset_bytes));
+    if (st->btf_subset_bytes || st->symbol_subset_bytes || st->orc_subset_bytes) {
+      fmt::print(stderr,
+                 "  kept as notes, not their tables' pages: the types the analysis used ({}, a BTF subset), its "
+                 "symbols ({}) and ORC entries ({})\n",
+                 Size(st->btf_subset_bytes), Size(st->symbol_subset_bytes), Size(st->orc_subset_bytes));
     }
+    if (!st->subset_problem.empty()) fmt::print(stderr, "  warning: {}\n", st->subset_problem);
   }
 }
 
