@@ -30,7 +30,7 @@ fail() {
 	sleep 1000
 }
 
-STALE_MB=2048 CACHE_MB=1024 ANON_MB=1228
+STALE_MB=3200 CACHE_MB=1024 ANON_MB=1228
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	coroner.stale_mb=*) STALE_MB=${w#*=} ;;

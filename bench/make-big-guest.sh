@@ -5,7 +5,8 @@
 # The Debian 6.1 cloud kernel of the test dumps (tests/dumps/make-test-dumps.sh, whose functions
 # this script sources: kernel store, initramfs, disks, QEMU command line) boots under QEMU TCG
 # with 4 GiB and crashkernel=256M, arms kdump, and before sysrq-c fills its memory:
-#   1. stale: a process fills STALE MiB and exits (free pages that still hold data)
+#   1. stale: a process fills STALE MiB and exits (free pages that still hold data; the later
+#      fills reuse the most recently freed pages first, so STALE is most of memory)
 #   2. cache: a CACHE MiB file is written to an ext4 disk that stays mounted (clean page cache)
 #   3. anon:  a process fills ANON MiB of anonymous memory and keeps it (user data)
 # each 4 KiB page a third incompressible, a third text, a third half and half (big-guest-fill.c).
@@ -18,7 +19,7 @@
 #   CORONER_BENCH_DUMPS   output cache (default ~/.cache/coroner/bench-dumps); writes 6.1-big/
 #   CORONER_TEST_DUMPS    the test dumps' cache, for the kernel store (default ~/.cache/coroner/test-dumps)
 #   CORONER_BIG_MEM (4096)  CORONER_BIG_CRASHKERNEL (256M)  CORONER_BIG_SMP (2)
-#   CORONER_BIG_STALE_MB (2048)  CORONER_BIG_CACHE_MB (1024)  CORONER_BIG_ANON_MB (1228)
+#   CORONER_BIG_STALE_MB (3200)  CORONER_BIG_CACHE_MB (1024)  CORONER_BIG_ANON_MB (1228)
 #   CORONER_BIG_TIMEOUT   seconds allowed for the QEMU run (default 3600)
 #   CORONER_BIG_KERNEL    kernel release (default: the one of the 6.1-4level test dump)
 set -euo pipefail
@@ -38,7 +39,7 @@ OUT=$OUT_ROOT/$NAME
 MEM=${CORONER_BIG_MEM:-4096}
 CK=${CORONER_BIG_CRASHKERNEL:-256M}
 QEMU_SMP=${CORONER_BIG_SMP:-2}
-STALE_MB=${CORONER_BIG_STALE_MB:-2048}
+STALE_MB=${CORONER_BIG_STALE_MB:-3200}
 CACHE_MB=${CORONER_BIG_CACHE_MB:-1024}
 ANON_MB=${CORONER_BIG_ANON_MB:-1228}
 BIG_TIMEOUT=${CORONER_BIG_TIMEOUT:-3600}
@@ -150,6 +151,26 @@ main_big() {
 	say "$NAME: done: $OUT/vmcore.elf ($size bytes, $(du -m "$OUT/vmcore.elf" | cut -f1) MB on disk)"
 }
 
+# tag_counts FILE: how many pages of each fill are in the vmcore (tag occurrences)
+tag_counts() {
+	python3 - "$1" <<'PY'
+import sys
+tags = [b"CORONER-BIG-ANON", b"CORONER-BIG-FILE", b"CORONER-BIG-FREE"]
+n = dict.fromkeys(tags, 0)
+tail = b""
+with open(sys.argv[1], "rb") as f:
+    while True:
+        b = f.read(64 << 20)
+        if not b:
+            break
+        for t in tags:
+            n[t] += (tail + b).count(t)
+        tail = b[-15:]
+for t in tags:
+    print("  %s  %7d pages  %5d MiB" % (t.decode(), n[t], n[t] * 4096 >> 20))
+PY
+}
+
 kb() { awk -v k="$1" '$1 == k":" { print $2 }' "$2"; }
 
 write_big_provenance() {
@@ -184,6 +205,8 @@ write_big_provenance() {
 		for f in fill-stale fill-file fill-anon; do
 			echo "  $f: $(grep -E '^(pages|pages_random|pages_text|pages_half)=' "$g/$f.txt" 2>/dev/null | tr '\n' ' ')"
 		done
+		echo "pages in vmcore.elf carrying each tag (counted on the host; a few are the fillers' own buffers):"
+		tag_counts "$OUT/vmcore.elf"
 		echo "meminfo (kB)      boot    after stale  after cache  at the crash"
 		for k in MemTotal MemFree Cached Buffers AnonPages Active Inactive Dirty Slab KernelStack PageTables; do
 			printf '  %-14s %11s %12s %12s %12s\n' "$k" "$(kb "$k" "$g/meminfo-boot.txt")" \
