@@ -170,12 +170,26 @@ std::optional<uint64_t> PageFilter::StructPageAddr(uint64_t pfn) const {
   return section_mem_map_[s] + pfn * size_page_;
 }
 
+namespace {
+constexpr std::pair<const char*, const char*> kSections[] = {
+    {"_sdata", "_edata"}, {"__bss_start", "__bss_stop"}, {"__start_rodata", "__end_rodata"}, {"_stext", "_etext"}};
+constexpr const char* kOtherSymbols[] = {"__start_bss_decrypted_unused", "__end_bss_decrypted", "__per_cpu_offset",
+                                         "pcpu_unit_size", "nr_cpu_ids"};
+}  // namespace
+
+std::vector<std::string_view> PageFilter::SymbolsUsed() {
+  std::vector<std::string_view> out;
+  for (auto [from, to] : kSections) {
+    out.emplace_back(from);
+    out.emplace_back(to);
+  }
+  for (const char* s : kOtherSymbols) out.emplace_back(s);
+  return out;
+}
+
 // The kernel image's sections, in physical pages (x86_64: pa = va - __START_KERNEL_map +
 // phys_base).
 Result<void> PageFilter::FindKernelImage(const SymbolTable& symbols) {
-  static constexpr std::pair<const char*, const char*> kSections[] = {
-      {"_sdata", "_edata"}, {"__bss_start", "__bss_stop"}, {"__start_rodata", "__end_rodata"},
-      {"_stext", "_etext"}};
   for (auto [from, to] : kSections) {
     auto a = symbols.AddressOf(from);
     auto b = symbols.AddressOf(to);

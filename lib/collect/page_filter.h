@@ -93,6 +93,8 @@ class PageFilter {
   // protect it.
   static Result<PageFilter> Create(const PhysicalMemory& mem, const Vmcoreinfo& vi,
                                    const KernelMemory& km, const SymbolTable* symbols);
+  // The symbols Create looks up (for ReadKallsyms's only_names).
+  static std::vector<std::string_view> SymbolsUsed();
 
   // Clears the dumped bit of every page `dump_level` leaves out (bit 1, zero pages, is left
   // to the writer). `on_verdict`, if given, is called for every run of RAM pages with the same

@@ -560,8 +560,12 @@ Result<Kallsyms> DecodeLocated(const KernelReadFn& read, const KallsymsInput& in
   }
 
   SymbolTable::Builder b;
-  b.Reserve(count, names.arena.size());
+  if (in.only_names.empty()) b.Reserve(count, names.arena.size());
   for (uint32_t i = 0; i < count; ++i) {
+    if (!in.only_names.empty() &&
+        std::find(in.only_names.begin(), in.only_names.end(), names.Name(i)) == in.only_names.end()) {
+      continue;
+    }
     uint64_t a = best->addresses[i];
     bool percpu = pcpu_start && pcpu_end && a >= *pcpu_start && a < *pcpu_end;
     b.Add(names.Name(i), a, names.names[i].type, std::nullopt, percpu);
@@ -965,9 +969,11 @@ KallsymsInput KallsymsInputFromVmcoreinfo(const Vmcoreinfo& vi, KernelReadFn rea
   return in;
 }
 
-Result<Kallsyms> ReadKallsyms(const KernelMemory& kmem, const Vmcoreinfo& vi) {
+Result<Kallsyms> ReadKallsyms(const KernelMemory& kmem, const Vmcoreinfo& vi,
+                              std::vector<std::string_view> only_names) {
   KallsymsInput in = KallsymsInputFromVmcoreinfo(
       vi, [&kmem](uint64_t va, std::span<std::byte> out) { return kmem.Read(va, out); });
+  in.only_names = std::move(only_names);
   return DecodeKallsyms(in);
 }
 

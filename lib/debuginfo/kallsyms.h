@@ -96,6 +96,9 @@ struct KallsymsInput {
   std::vector<std::pair<std::string, uint64_t>> known_symbols;
   // Kernel major.minor from OSRELEASE, when known: two-byte name lengths exist from 6.1.
   std::optional<std::pair<int, int>> kernel_version;
+  // When not empty, the table keeps only the symbols of these names (the whole table is still
+  // decoded and checked): a caller that needs a dozen symbols skips sorting 150,000.
+  std::vector<std::string_view> only_names;
 };
 
 // How the table was found and decoded.
@@ -122,8 +125,9 @@ Result<Kallsyms> DecodeKallsyms(const KallsymsInput& input);
 // The input for a dump: locations and known symbols from VMCOREINFO, search range the kernel
 // image from _stext (or the default load address + KERNELOFFSET).
 KallsymsInput KallsymsInputFromVmcoreinfo(const Vmcoreinfo& vi, KernelReadFn read);
-// Decodes the dump's kallsyms through its kernel memory.
-Result<Kallsyms> ReadKallsyms(const KernelMemory& kmem, const Vmcoreinfo& vi);
+// Decodes the dump's kallsyms through its kernel memory (only_names: see KallsymsInput).
+Result<Kallsyms> ReadKallsyms(const KernelMemory& kmem, const Vmcoreinfo& vi,
+                              std::vector<std::string_view> only_names = {});
 
 // "6.12.117+deb13-cloud-amd64" -> {6, 12}.
 std::optional<std::pair<int, int>> ParseKernelVersion(std::string_view osrelease);
