@@ -174,7 +174,7 @@ Result<CollectStats> Collect(const Dump& dump, const CollectOptions& o,
     }
     const Vmcoreinfo& vi = *dump.info.vmcoreinfo;
     CORONER_TRY(auto km, KernelMemory::Create(mem, vi));
-    auto syms = ReadKallsyms(*km, vi);
+    auto syms = ReadKallsyms(*km, vi, PageFilter::SymbolsUsed());
     CORONER_TRY(PageFilter filter, PageFilter::Create(mem, vi, *km, syms ? &syms->symbols : nullptr));
     std::vector<std::string> warnings;
     if (filter.kernel_image().empty()) {
@@ -412,6 +412,7 @@ Result<CollectStats> Collect(const Dump& dump, const CollectOptions& o,
         continue;
       }
       st.bytes += fs->bytes;
+      st.repeated_pages += fs->repeated_pages;
     }
     st.missing_pages = st.dumped_pages - std::min(st.dumped_pages, st.written_pages + st.zero_pages);
   } else {
@@ -437,6 +438,7 @@ Result<CollectStats> Collect(const Dump& dump, const CollectOptions& o,
         st.written_pages -= std::min(st.written_pages, fs->missing_pages);
       }
       st.bytes += fs->bytes;
+      st.repeated_pages += fs->repeated_pages;
     }
   }
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -465,7 +467,7 @@ Result<MemUsage> MeasureMemUsage(const Dump& dump) {
   KdumpPageMap map = KdumpPageMap::FromMemory(mem);
   mu.ram_pages = map.CountRam(0, map.max_mapnr());
   CORONER_TRY(auto km, KernelMemory::Create(mem, vi));
-  auto syms = ReadKallsyms(*km, vi);
+  auto syms = ReadKallsyms(*km, vi, PageFilter::SymbolsUsed());
   CORONER_TRY(PageFilter filter, PageFilter::Create(mem, vi, *km, syms ? &syms->symbols : nullptr));
   CORONER_TRY(mu.filter, filter.Apply(kDumpLevelMax, map));
   std::vector<std::byte> page(mem.page_size());

@@ -114,6 +114,38 @@ INSTANTIATE_TEST_SUITE_P(AllMethods, KdumpRoundTrip,
                                            Compression::kSnappy, Compression::kZstd),
                          [](const auto& param_info) { return std::string(CompressionName(param_info.param)); });
 
+// Pages of one repeated byte (x86 kernels fill freed init memory and text padding with 0xcc)
+// are stored once per file: later ones point at the first one's data, and read back whole.
+TEST(RoundTrip, RepeatedBytePagesShareTheirData) {
+  DumpSpec spec = StandardSpec();
+  for (uint64_t pfn : {1, 2, 3}) spec.patches.emplace_back(pfn * 4096, Bytes(4096, std::byte{0xcc}));
+  for (uint64_t pfn : {6, 7}) spec.patches.emplace_back(pfn * 4096, Bytes(4096, std::byte{0xff}));
+  for (Compression c : {Compression::kNone, Compression::kZlib, Compression::kLzo}) {
+    SCOPED_TRACE(CompressionName(c));
+    Bytes shared = BuildKdump(spec, Opts(c));
+    const size_t desc = 4 * 4096;
+    auto at = [&](uint64_t index) {
+      return ParsePageDesc(std::span<const std::byte, kPageDescSize>(shared.data() + desc + index * 24, 24));
+    };
+    // Descriptor index = pfn below 40 (all dumped).
+    EXPECT_EQ(at(2).offset, at(1).offset);
+    EXPECT_EQ(at(3).offset, at(1).offset);
+    EXPECT_EQ(at(3).size, at(1).size);
+    EXPECT_EQ(at(7).offset, at(6).offset);
+    EXPECT_NE(at(6).offset, at(1).offset);
+    EXPECT_NE(at(8).offset, at(1).offset);
+    auto d = Open1("repeated.kdump", shared);
+    ASSERT_TRUE(d);
+    std::vector<std::byte> page(4096);
+    for (uint64_t pfn : {1, 2, 3, 6, 7, 8}) {
+      ASSERT_TRUE(d->memory->ReadPage(Pfn{pfn}, page)) << pfn;
+      EXPECT_EQ(page, PageContents(spec, pfn)) << pfn;
+    }
+    ASSERT_TRUE(d->memory->ReadPage(Pfn{2}, page));
+    EXPECT_EQ(page, Bytes(4096, std::byte{0xcc}));
+  }
+}
+
 TEST(RoundTrip, OtherPageSizes) {
   for (uint64_t ps : {512u, 16384u, 65536u}) {
     SCOPED_TRACE(ps);

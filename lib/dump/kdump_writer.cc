@@ -40,21 +40,6 @@ uint32_t StatusFlagOf(Compression c) {
 
 uint64_t DivideUp(uint64_t a, uint64_t b) { return a / b + (a % b ? 1 : 0); }
 
-bool AllZero(std::span<const std::byte> page) {
-  const std::byte* p = page.data();
-  size_t n = page.size();
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    uint64_t w;
-    std::memcpy(&w, p + i, 8);
-    if (w) return false;
-  }
-  for (; i < n; ++i) {
-    if (p[i] != std::byte{0}) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 // ---- KdumpPageMap ----
@@ -155,6 +140,13 @@ struct PageEncoder::Contexts {
   bool zlib_ready = false;
   ZSTD_CCtx* zstd = nullptr;
   std::vector<unsigned char> lzo_work;
+  // Each repeated-byte page as compressed the first time (page_size 0: not yet).
+  struct Fill {
+    std::vector<std::byte> bytes;
+    uint32_t flags = 0;
+    size_t page_size = 0;
+  };
+  std::array<Fill, 256> fills;
   ~Contexts() {
     if (zlib_ready) deflateEnd(&zlib);
     if (deflate) libdeflate_free_compressor(deflate);
@@ -169,12 +161,41 @@ PageEncoder::~PageEncoder() = default;
 
 Result<void> PageEncoder::Encode(std::span<const std::byte> page, EncodedPage& out) {
   out.flags = 0;
-  if (detect_zero_ && AllZero(page)) {
-    out.kind = EncodedPage::Kind::kZero;
-    out.bytes.clear();
-    return Ok();
+  out.fill = -1;
+  // One repeated byte: page[i] == page[i + 1] for every i.
+  const bool uniform = !page.empty() && std::memcmp(page.data(), page.data() + 1, page.size() - 1) == 0;
+  if (!uniform) {
+    out.kind = EncodedPage::Kind::kData;
+    return Compress(page, out);
+  }
+  const auto value = static_cast<uint8_t>(page[0]);
+  if (value == 0) {
+    // Zero pages share a descriptor only when asked (-d 1); else each is written, as by
+    // makedumpfile.
+    if (detect_zero_) {
+      out.kind = EncodedPage::Kind::kZero;
+      out.bytes.clear();
+      return Ok();
+    }
+    out.kind = EncodedPage::Kind::kData;
+    return Compress(page, out);
   }
   out.kind = EncodedPage::Kind::kData;
+  out.fill = value;
+  Contexts::Fill& copy = ctx_->fills[value];
+  if (copy.page_size != page.size()) {
+    CORONER_TRY_VOID(Compress(page, out));
+    copy.bytes = out.bytes;
+    copy.flags = out.flags;
+    copy.page_size = page.size();
+    return Ok();
+  }
+  out.bytes = copy.bytes;
+  out.flags = copy.flags;
+  return Ok();
+}
+
+Result<void> PageEncoder::Compress(std::span<const std::byte> page, EncodedPage& out) {
   size_t len = 0;
   bool ok = false;
   switch (method_) {
@@ -365,22 +386,34 @@ Result<void> KdumpFileWriter::Start(const DumpDescription& desc) {
 
 Result<void> KdumpFileWriter::MakeDesc(uint64_t pfn, const EncodedPage& page,
                                        std::array<std::byte, kPageDescSize>& d,
-                                       std::span<const std::byte>& data) {
+                                       std::span<const std::byte>& data, uint64_t& data_end) {
   d = {};
   data = {};
+  data_end = 0;
   switch (page.kind) {
     case EncodedPage::Kind::kData: {
       const uint64_t n = page.bytes.size();
-      if (n == 0 || n > block_size_ || (page.flags == 0 && n != block_size_)) {
+      if (n == 0 || n > block_size_ || (page.flags == 0 && n != block_size_) || page.fill > 255) {
         return Error(ErrorCode::kInvalidArgument,
-                     fmt::format("page {:#x}: {} bytes with flags {:#x} (block size {})", pfn, n,
-                                 page.flags, block_size_),
+                     fmt::format("page {:#x}: {} bytes with flags {:#x} (block size {}, fill {})", pfn, n,
+                                 page.flags, block_size_, page.fill),
                      AtPfn(pfn));
+      }
+      if (page.fill >= 0) {
+        if (const auto& copy = fill_copies_[static_cast<size_t>(page.fill)]) {
+          // The same bytes as an earlier page of this file: the same descriptor.
+          d = copy->desc;
+          data_end = copy->data_end;
+          ++stats_.repeated_pages;
+          break;
+        }
       }
       Put64(d.data(), data_->offset());
       Put32(d.data() + 8, static_cast<uint32_t>(n));
       Put32(d.data() + 12, page.flags);
       data = page.bytes;
+      data_end = data_->offset() + n;
+      if (page.fill >= 0) fill_copies_[static_cast<size_t>(page.fill)] = FillCopy{d, data_end};
       ++stats_.data_pages;
       if (page.flags) ++stats_.compressed_pages;
       break;
@@ -418,13 +451,9 @@ Result<void> KdumpFileWriter::AddPageEarly(uint64_t pfn, const EncodedPage& page
   e.pfn = pfn;
   e.index = Rank(pfn);
   std::span<const std::byte> data;
-  CORONER_TRY_VOID(MakeDesc(pfn, page, e.desc, data));
-  if (!data.empty()) {
-    e.data_end = data_->offset() + data.size();
-    early_.push_back(e);
-    return data_->Append(data);
-  }
+  CORONER_TRY_VOID(MakeDesc(pfn, page, e.desc, data, e.data_end));
   early_.push_back(e);
+  if (!data.empty()) return data_->Append(data);
   return Ok();
 }
 
@@ -492,13 +521,18 @@ Result<void> KdumpFileWriter::AddPage(uint64_t pfn, const EncodedPage& page) {
   }
   std::array<std::byte, kPageDescSize> d{};
   std::span<const std::byte> data;
-  CORONER_TRY_VOID(MakeDesc(pfn, page, d, data));
+  uint64_t data_end = 0;
+  CORONER_TRY_VOID(MakeDesc(pfn, page, d, data, data_end));
   CORONER_TRY_VOID(descs_->Append(d));
   ++descs_added_;
+  if (data.empty() && data_end > data_->flushed()) {
+    // A repeated page pointing at data still buffered: Abort must know, as for that page.
+    pending_.emplace_back(descs_added_ - 1, data_end);
+  }
   if (!data.empty()) {
     // The descriptors go out before the data they point at (see the class comment).
     if (data_->WouldFlush(data.size())) CORONER_TRY_VOID(descs_->Flush());
-    pending_.emplace_back(descs_added_ - 1, data_->offset() + data.size());
+    pending_.emplace_back(descs_added_ - 1, data_end);
     CORONER_TRY_VOID(data_->Append(data));
     const uint64_t durable = data_->flushed();
     while (pending_head_ < pending_.size() && pending_[pending_head_].second <= durable) ++pending_head_;
@@ -577,10 +611,12 @@ Result<KdumpFileStats> KdumpFileWriter::Abort() {
   CORONER_TRY_VOID(sink_->WriteAt(0, header_));
   CORONER_TRY_VOID(sink_->Finish());
   stats_.missing_pages = descs_total_ - good - early_good;
-  if (stats_.data_pages + stats_.zero_pages > good + early_good) {
-    // Counted as added, but lost: keep data + zero + missing = descriptors.
-    uint64_t lost = stats_.data_pages + stats_.zero_pages - good - early_good;
-    stats_.data_pages -= std::min(lost, stats_.data_pages);
+  if (stats_.data_pages + stats_.zero_pages + stats_.repeated_pages > good + early_good) {
+    // Counted as added, but lost: keep data + zero + repeated + missing = descriptors.
+    uint64_t lost = stats_.data_pages + stats_.zero_pages + stats_.repeated_pages - good - early_good;
+    const uint64_t from_repeated = std::min(lost, stats_.repeated_pages);
+    stats_.repeated_pages -= from_repeated;
+    stats_.data_pages -= std::min(lost - from_repeated, stats_.data_pages);
   }
   stats_.bytes = durable_data;
   stats_.incomplete = true;

@@ -374,6 +374,10 @@ void PrintSummary(const Args& a, const CollectOptions& o, const CollectStats& st
     }
   }
   if (st.zero_pages) fmt::print(stderr, "  {:>10}  zero pages ({})\n", st.zero_pages, a.elf ? "left out" : "one shared descriptor");
+  if (st.repeated_pages) {
+    fmt::print(stderr, "  {:>10}  pages of one repeated byte (such as the 0xcc of freed init memory), stored once per byte\n",
+               st.repeated_pages);
+  }
   if (st.priority_pages && !a.elf) {
     fmt::print(stderr, "  {:>10}  written first (kernel image, page tables, per-CPU areas, slab)\n", st.priority_pages);
   }
