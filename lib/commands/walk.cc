@@ -122,7 +122,14 @@ Result<WalkResult> RunList(const Session& s, const std::vector<std::string>& arg
       head_entry = true;
     } else if (!a.empty() && a[0] == '-') {
       return Error(ErrorCode::kUnsupported, fmt::format("option {} is not supported yet", a));
+    } else if (start_arg.empty() && i + 1 < args.size() && a.find('.') != std::string::npos &&
+               !std::isdigit(static_cast<unsigned char>(a[0]))) {
+      // crash's `list [[-o] offset] ... start`: a struct.member before the start is the offset.
+      CORONER_TRY(offset, ParseOffset(*k, a));
     } else {
+      if (!start_arg.empty()) {
+        return Error(ErrorCode::kInvalidArgument, fmt::format("two start addresses: {} and {}", start_arg, a));
+      }
       start_arg = a;
     }
   }
@@ -131,6 +138,8 @@ Result<WalkResult> RunList(const Session& s, const std::vector<std::string>& arg
   std::set<uint64_t> seen;
   if (head_only || head_entry) {
     uint64_t head = head_entry ? start + offset : start;
+    // -h: the start is an entry (crash shows it first); -H: a bare list_head, not shown.
+    if (head_entry) r.entries.push_back({start, {}, {}, {}});
     for (uint64_t cur = head;;) {
       CORONER_TRY(uint64_t next, k->ReadU64(cur));
       if (next == head || next == 0) break;

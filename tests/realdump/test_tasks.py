@@ -381,7 +381,8 @@ class EvalSetList(unittest.TestCase):
                 continue
             extra = extra_pids(d)
             cmds = ["eval 0x10 * 3", "eval 1 << 20", "eval 100 / 7", "set", f"set {extra['helper']}", "bt",
-                    "list -H modules -o module.list -s module.name"]
+                    "list -H modules -o module.list -s module.name",
+                    "list task_struct.tasks -s task_struct.pid,comm -h init_task"]
             theirs = crash_commands(d, cmds)
             ours = run([d / "vmcore.kdump-zlib", "-c", "; ".join(cmds)]).stdout
             self.assertIn("STATE: TASK_RUNNING (PANIC)", ours)
@@ -393,12 +394,14 @@ class EvalSetList(unittest.TestCase):
                 mods = json.loads(run([d / "vmcore.elf", "--json", "-c", "mod"]).stdout)["modules"]
                 listed = json.loads(run([d / "vmcore.elf", "--json", "-c", "list -H modules -o module.list"]).stdout)
                 self.assertEqual(sorted(e["address"] for e in listed), sorted(m["module"] for m in mods))
-                # init_task's tasks list, entered at init_task itself (-h): every process once.
+                # init_task's tasks list, entered at init_task itself (-h, which crash shows
+                # first): every process once, and init_task (pid 0).
                 ps = json.loads(run([d / "vmcore.elf", "--json", "-c", "ps -G"]).stdout)["tasks"]
                 procs = json.loads(run([d / "vmcore.elf", "--json", "-c",
                                         "list -h init_task -o task_struct.tasks -s task_struct.pid"]).stdout)
+                self.assertEqual(int(procs[0]["pid"]), 0)
                 self.assertEqual(sorted(int(p["pid"]) for p in procs),
-                                 sorted(t["pid"] for t in ps if t["pid"] != 0))
+                                 sorted([0] + [t["pid"] for t in ps if t["pid"] != 0]))
 
 
 class KmemInfo(unittest.TestCase):
