@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets (clang, ASan + UBSan, coverage-instrumented lib/base and lib/dump)
 # and runs each one for SECONDS (default 60), one after the other.
 #
-#   fuzz/run-fuzzers.sh [SECONDS] [TARGET...]      targets: elf_notes vmcoreinfo kdump flattened elf_vmcore
+#   fuzz/run-fuzzers.sh [SECONDS] [TARGET...]      targets: elf_notes vmcoreinfo kdump flattened elf_vmcore page_deflate
 #
 # Seeds come from fuzz/corpus/<target>/ (never written to); inputs the fuzzer finds go to
 # $FUZZ_BUILD_DIR/corpus/<target>/, and a crashing input to $FUZZ_BUILD_DIR/artifacts/. To keep a
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(elf_notes vmcoreinfo kdump flattened elf_vmcore)
+[ ${#targets[@]} -gt 0 ] || targets=(elf_notes vmcoreinfo kdump flattened elf_vmcore page_deflate)
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \

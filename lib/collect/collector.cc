@@ -39,6 +39,7 @@ struct Window {
   std::vector<uint64_t> pfns;
   std::vector<EncodedPage> pages;
   uint64_t read_errors = 0;
+  uint64_t deflate_check_failures = 0;  // this window's (see PageEncoder)
   std::vector<std::string> errors;
 };
 
@@ -66,6 +67,7 @@ class PageListEncoder {
     w.count = 0;
     w.read_errors = 0;
     w.errors.clear();
+    const uint64_t failures_before = encoder_.deflate_check_failures();
     for (uint64_t pfn : pfns) {
       if (w.pages.size() <= w.count) {
         w.pages.emplace_back();
@@ -84,6 +86,7 @@ class PageListEncoder {
         }
       }
     }
+    w.deflate_check_failures = encoder_.deflate_check_failures() - failures_before;
   }
 
  private:
@@ -382,6 +385,7 @@ Result<CollectStats> Collect(const Dump& dump, const CollectOptions& o,
       ++done;
     }
     st.read_errors += slot->read_errors;
+    st.deflate_check_failures += slot->deflate_check_failures;
     for (auto& e : slot->errors) {
       if (st.errors.size() < kMaxErrorsKept) st.errors.push_back(e);
     }

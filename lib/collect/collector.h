@@ -64,6 +64,9 @@ struct CollectStats {
   uint64_t dumped_pages = 0;       // pages the output's bitmap marks dumped
   uint64_t zero_pages = 0;         // of those, all-zero pages sharing one descriptor (-d 1)
   uint64_t written_pages = 0;      // pages whose data was written
+  // zlib pages whose page-sized encoding did not inflate back to the page, so libdeflate's was
+  // written instead (a bug in PageDeflater to report; the dump is not affected).
+  uint64_t deflate_check_failures = 0;
   uint64_t repeated_pages = 0;     // of those, pages of one repeated byte pointing at an earlier
                                    // such page's data (kdump output)
   uint64_t priority_pages = 0;     // of the dumped pages, those written first (kernel image,

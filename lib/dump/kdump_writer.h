@@ -105,7 +105,7 @@ struct EncodedPage {
   int fill = -1;
 };
 
-// Compresses pages the way makedumpfile does (zlib Z_BEST_SPEED, zstd level 1, lzo1x_1, snappy;
+// Compresses pages the way makedumpfile does (zlib, zstd level 1, lzo1x_1, snappy;
 // raw when the result is not smaller). Keeps its compression contexts, so use one per thread;
 // a page of one repeated byte is compressed once per encoder and then copied (EncodedPage::fill).
 // `level` > 0 trades speed for size (zlib: libdeflate's 1-12, zstd: 1-22; lzo and snappy have
@@ -120,12 +120,17 @@ class PageEncoder {
   // Fills `out` (reusing its buffer) from one page of bytes.
   Result<void> Encode(std::span<const std::byte> page, EncodedPage& out);
 
+  // zlib pages whose page-sized encoding did not inflate back to the page (then libdeflate's
+  // was used): a bug to report, never a corrupt page.
+  uint64_t deflate_check_failures() const { return deflate_check_failures_; }
+
  private:
   Result<void> Compress(std::span<const std::byte> page, EncodedPage& out);
   struct Contexts;
   Compression method_;
   bool detect_zero_;
   int level_;
+  uint64_t deflate_check_failures_ = 0;
   std::unique_ptr<Contexts> ctx_;
 };
 

@@ -192,7 +192,7 @@ TEST(KdumpWriter, PageEncoderMatchesCompressPage) {
         EXPECT_EQ(out.flags, 0u) << CompressionName(c) << " pfn " << pfn;
         EXPECT_EQ(out.bytes, page);
       } else if (c == Compression::kZlib) {
-        // zlib pages come from libdeflate, not zlib's deflate: other bytes, the same stream
+        // zlib pages come from PageDeflater, not zlib's deflate: other bytes, the same stream
         // format; they must inflate back and be no larger than zlib's.
         EXPECT_EQ(out.flags, kPageFlagZlib);
         EXPECT_LE(out.bytes.size(), ref->size() + 16) << "pfn " << pfn;

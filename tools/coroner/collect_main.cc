@@ -378,6 +378,12 @@ void PrintSummary(const Args& a, const CollectOptions& o, const CollectStats& st
     fmt::print(stderr, "  {:>10}  pages of one repeated byte (such as the 0xcc of freed init memory), stored once per byte\n",
                st.repeated_pages);
   }
+  if (st.deflate_check_failures) {
+    fmt::print(stderr,
+               "warning: {} zlib pages did not inflate back to their bytes from coroner's page encoder and "
+               "were compressed by libdeflate instead (the dump is correct; please report this)\n",
+               st.deflate_check_failures);
+  }
   if (st.priority_pages && !a.elf) {
     fmt::print(stderr, "  {:>10}  written first (kernel image, page tables, per-CPU areas, slab)\n", st.priority_pages);
   }
