@@ -1,12 +1,14 @@
 // A zlib-format (RFC 1950 around one RFC 1951 block) encoder for one page per call.
 //
-// Why not only a library: a kdump file compresses each page on its own, so a general encoder
-// pays its per-stream set-up once per 4 KiB. libdeflate clears hash tables sized for a 32 KiB
-// window on every call (28-36 us for a page that is nearly all zeros on our 2-core machines,
-// about half of its whole time on a -d 31 dump), and zlib's compress2, makedumpfile's call, also
-// allocates. This encoder's tables are sized for a page: a 16 KiB hash head cleared per call, a
-// chain over the page's positions, one block (dynamic or fixed Huffman codes, whichever is
-// smaller). Its output is an ordinary zlib stream that zlib's uncompress (crash, makedumpfile),
+// Why not only a library: a kdump file compresses each page as its own stream, so a general
+// encoder pays its per-stream set-up once per 4 KiB: libdeflate clears hash tables sized for a
+// 32 KiB window and weighs several block types on every call (28-36 us for a page of zeros on
+// our 2-core machines), and zlib's compress2, makedumpfile's call, also allocates. This one has
+// tables sized for a page (a 16 KiB hash head cleared per call, a chain over the page's
+// positions), a greedy parse of matches of 4 bytes or more, and one block with dynamic or fixed
+// Huffman codes, whichever is smaller. On the 13,866 non-uniform -d 31 pages of the 5.10 test
+// dump it is 1.6x libdeflate level 2's speed at 1.018x its bytes (0.984x zlib level 1's).
+// Its output is an ordinary zlib stream that zlib's uncompress (crash, makedumpfile),
 // libkdumpfile and libdeflate inflate; the kdump writer checks each stream by inflating it
 // again (libdeflate) before it is used.
 //
