@@ -14,12 +14,13 @@ constexpr size_t kMaxMatch = 258;
 constexpr int kHashBits = 13;
 // Parsing effort, chosen on the -d 31 pages of the test dumps: greedy matching of 4 bytes or
 // more, walking at most this many earlier positions with the same hash. Measured on the 5.10
-// dump's 13,866 non-uniform pages against libdeflate level 2: chain 3 1.7x its speed, 1.033x its
-// bytes; 4 1.6x, 1.018x; 8 1.7x, 1.020x (zlib level 1, makedumpfile's, is 1.034x). Lazy matching
-// with chains of 8 was 3.7% smaller than libdeflate and no faster.
+// dump's 13,866 non-uniform pages against libdeflate level 2 (speeds +-10%, the machine was
+// shared): chain 3 1.7x its speed at 1.033x its bytes, 4 1.6x at 1.018x, 6 1.6x at 1.021x
+// (zlib level 1, makedumpfile's, is at 1.034x). Lazy matching with chains of 8 was 3.7% smaller
+// than libdeflate and no faster.
 constexpr int kMaxChain = 4;
 // Inside a match longer than this only its last 2 positions go into the hash chains: a run
-// would otherwise fill a chain with copies of itself (16 was 1.5% larger and slower than 8).
+// would otherwise fill a chain with copies of itself (32: 2% larger; 16: 0.2% smaller, slower).
 constexpr size_t kInsertAllBelow = 8;
 
 constexpr uint16_t kLenBase[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
