@@ -112,20 +112,11 @@ void BuildLengths(const uint32_t* freq, int n, int limit, uint8_t* lens) {
   std::array<uint8_t, 2 * 286> depth;
   std::array<uint32_t, 286> tmp;
   for (;;) {
-    // Few leaves: insertion sort. Else a stable radix sort on the 16-bit frequency, a byte a
-    // pass, the second only when some frequency needs it (inputs of at most kMaxInput bytes
-    // have frequencies below 2^16).
+    // A stable radix sort on the 16-bit frequency, a byte a pass, the second only when some
+    // frequency needs it (inputs of at most kMaxInput bytes have frequencies below 2^16).
     uint32_t top = 0;
     for (int i = 0; i < m; ++i) top = std::max(top, key[i]);
-    const int passes = m <= 32 ? 0 : (top >> 9) < 256 ? 1 : 2;
-    if (passes == 0) {
-      for (int i = 1; i < m; ++i) {
-        const uint32_t k = key[i];
-        int j = i;
-        for (; j > 0 && key[j - 1] > k; --j) key[j] = key[j - 1];
-        key[j] = k;
-      }
-    }
+    const int passes = (top >> 9) < 256 ? 1 : 2;
     for (int shift = 9; shift < 9 + 8 * passes; shift += 8) {
       uint16_t count[257] = {};
       for (int i = 0; i < m; ++i) ++count[((key[i] >> shift) & 0xff) + 1];

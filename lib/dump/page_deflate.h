@@ -37,13 +37,13 @@ class PageDeflater {
   // when that would not be smaller than `in`, `out` is too small, or `in` is empty or too big.
   size_t Compress(std::span<const std::byte> in, std::span<std::byte> out);
 
+ private:
   // A parsed match or literal: dist 0 is the literal `len`.
   struct Item {
     uint16_t len;
     uint16_t dist;
   };
 
- private:
   void Parse(const uint8_t* s, size_t n);
   size_t n_items_ = 0;
 
